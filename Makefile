@@ -1,0 +1,42 @@
+# emberta: `make run` (the main job) and `make test` work from a fresh clone with nothing else done first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+EMBERTA_DATA ?= $(abspath ../shared/datasets)
+export EMBERTA_DATA
+BUILD := build
+
+.PHONY: install run test lint format bench clean
+
+# The CPU build of torch lies on this machine's disk; installing it first keeps pip from pulling a CUDA build
+# to satisfy the package's own torch range.
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	mkdir -p $(BUILD)
+	$(VENV)/bin/emberta info default
+	$(VENV)/bin/emberta encode $(EMBERTA_DATA)/stsbenchmark/test.jsonl --field sentence1 --limit 200 \
+		--model default --out $(BUILD)/stsbenchmark-sample.npy
+
+test: install
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+format: install
+	$(VENV)/bin/ruff format src tests benchmarks
+	$(VENV)/bin/ruff check --fix src tests benchmarks
+
+bench: install
+	$(PY) benchmarks/encode.py
+
+clean:
+	rm -rf $(BUILD) .pytest_cache .ruff_cache

@@ -1,0 +1,48 @@
+"""What every command shares: error reporting (one line, exit 2), progress bars, warnings on stderr."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import warnings
+from collections.abc import Callable
+
+import typer
+
+from emberta.errors import EmbertaError
+
+EXIT_USER_ERROR = 2
+
+
+def echo_err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def handle_errors(command: Callable) -> Callable:
+    """Turn an EmbertaError into its one-line message on stderr and exit status 2 (no traceback), and show
+    library warnings as one line each."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        def show_warning(message, category, filename, lineno, file=None, line=None):
+            echo_err(f"warning: {message}")
+
+        previous = warnings.showwarning
+        warnings.showwarning = show_warning
+        try:
+            return command(*args, **kwargs)
+        except EmbertaError as exc:
+            echo_err(f"error: {exc}")
+            raise typer.Exit(EXIT_USER_ERROR) from None
+        except KeyboardInterrupt:
+            echo_err("interrupted; no output was written")
+            raise typer.Exit(130) from None
+        finally:
+            warnings.showwarning = previous
+
+    return wrapper
+
+
+def progress_enabled(quiet: bool) -> bool:
+    """Progress bars show on a terminal, unless --quiet."""
+    return not quiet and sys.stderr.isatty()

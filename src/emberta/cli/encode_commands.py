@@ -1,0 +1,198 @@
+"""Encode stage: `emberta encode`, `emberta similarity`, `emberta info`. Parsing and printing only."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from emberta.cli.common import echo_err, handle_errors, progress_enabled
+
+PANEL = "Encode"
+
+MODEL = typer.Option("default", "--model", "-m", help="'default' (all-MiniLM-L6-v2) or a local model folder.")
+POOLING = typer.Option(
+    None,
+    help="cls | mean | max | weightedmean | lasttoken | 'prompt:<template>' (PromptBERT, e.g. "
+    "'prompt:This sentence : \"{text}\" means [MASK] .'). Default: the model's own.",
+)
+NORMALIZE = typer.Option(
+    None, "--normalize/--no-normalize", help="L2-normalize vectors. Default: the model's own."
+)
+PROMPT = typer.Option(None, help="A literal prefix for every text, e.g. 'query: '.")
+PROMPT_NAME = typer.Option(None, help="One of the model's named prompts (see `emberta info`), e.g. query.")
+TRUNCATE_DIM = typer.Option(None, help="Keep the first D dimensions (renormalized when normalizing).")
+MAX_LENGTH = typer.Option(None, help="Tokens per input, special tokens included. Default: the model's.")
+LAYER = typer.Option(
+    None, help="Pool hidden layer L instead of the last (0 = embeddings; negative from the end)."
+)
+LONG_TEXT = typer.Option(
+    "warn", help="Texts over max-length: 'warn' (truncate, report the count) or 'chunk'."
+)
+CHUNK_OVERLAP = typer.Option(32, help="Tokens shared by consecutive windows with --long-text chunk.")
+THREADS = typer.Option(None, help="torch CPU threads (default: torch's choice).")
+
+
+def _encoder_options(**flags) -> dict:
+    """The load_encoder options the user set (None means the model's own)."""
+    return {k: v for k, v in flags.items() if v is not None}
+
+
+def register(app: typer.Typer) -> None:
+    app.command("encode", rich_help_panel=PANEL)(encode)
+    app.command("similarity", rich_help_panel=PANEL)(similarity)
+    app.command("info", rich_help_panel=PANEL)(info)
+
+
+@handle_errors
+def encode(
+    input: Path = typer.Argument(
+        ..., help="Texts: .txt (one per line), .jsonl, .csv, .tsv (optionally .gz), .parquet."
+    ),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Output: .npy (plus OUT.json sidecar) or .parquet (id + vector)."
+    ),
+    model: str = MODEL,
+    field: str = typer.Option("text", help="JSON field or CSV/parquet column holding the text."),
+    id_field: str | None = typer.Option(None, help="Field holding row ids (.npy: written to OUT.ids.jsonl)."),
+    batch_size: int = typer.Option(32, min=1, help="Texts per forward pass."),
+    pooling: str | None = POOLING,
+    normalize: bool | None = NORMALIZE,
+    prompt: str | None = PROMPT,
+    prompt_name: str | None = PROMPT_NAME,
+    truncate_dim: int | None = TRUNCATE_DIM,
+    max_length: int | None = MAX_LENGTH,
+    layer: int | None = LAYER,
+    long_text: str = LONG_TEXT,
+    chunk_overlap: int = CHUNK_OVERLAP,
+    errors: str = typer.Option(
+        "strict", help="Lines that are not UTF-8: 'strict' (stop) or 'replace' (U+FFFD)."
+    ),
+    limit: int | None = typer.Option(None, min=1, help="Encode only the first N texts."),
+    threads: int | None = THREADS,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+) -> None:
+    """Encode a file of texts into a vector file (streamed; written atomically)."""
+    from emberta.embed_file import encode_file
+    from emberta.encoders import load_encoder
+    from emberta.io.readers import TextReader
+    from emberta.io.vectors import check_vector_path
+
+    reader = TextReader(input, field=field, id_field=id_field, errors=errors)
+    reader.check_first()
+    check_vector_path(out)
+    encoder = load_encoder(
+        model,
+        **_encoder_options(
+            pooling=pooling,
+            normalize=normalize,
+            truncate_dim=truncate_dim,
+            max_length=max_length,
+            layer=layer,
+            long_text=long_text,
+            chunk_overlap=chunk_overlap,
+            threads=threads,
+            prompt_name=prompt_name if prompt is None else None,
+        ),
+    )
+    kwargs = dict(prompt=prompt, batch_size=batch_size, limit=limit)
+    if progress_enabled(quiet):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        hint = reader.count_hint()
+        total = min(hint, limit) if hint is not None and limit is not None else hint or limit
+        columns = (TextColumn("encoding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, transient=True) as bar:
+            task = bar.add_task("encode", total=total)
+            report = encode_file(
+                encoder, reader, str(out), on_progress=lambda k: bar.advance(task, k), **kwargs
+            )
+    else:
+        report = encode_file(encoder, reader, str(out), **kwargs)
+    if report.replaced_lines:
+        echo_err(
+            f"warning: {report.replaced_lines} lines were not UTF-8 and were decoded with U+FFFD replacements"
+        )
+    if not quiet:
+        echo_err(f"wrote {report.count} x {report.dim} float32 vectors to {out} (model {encoder.name})")
+
+
+@handle_errors
+def similarity(
+    text_a: str = typer.Argument(..., help="First text."),
+    text_b: str = typer.Argument(..., help="Second text."),
+    model: str = MODEL,
+    pooling: str | None = POOLING,
+    prompt_name: str | None = PROMPT_NAME,
+    max_length: int | None = MAX_LENGTH,
+    layer: int | None = LAYER,
+    truncate_dim: int | None = TRUNCATE_DIM,
+) -> None:
+    """Print the cosine similarity of two texts."""
+    from emberta.encoders import load_encoder
+
+    encoder = load_encoder(
+        model,
+        **_encoder_options(
+            pooling=pooling,
+            prompt_name=prompt_name,
+            max_length=max_length,
+            layer=layer,
+            truncate_dim=truncate_dim,
+        ),
+    )
+    vectors = encoder.encode([text_a, text_b], show_progress=False)
+    typer.echo(f"{float(encoder.similarity(vectors[:1], vectors[1:])[0, 0]):.4f}")
+
+
+@handle_errors
+def info(
+    model: str = typer.Argument("default", help="'default' or a local model folder."),
+    pooling: str | None = POOLING,
+    max_length: int | None = MAX_LENGTH,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Describe a model: architecture, parameters, dim, max length, pooling, prompts."""
+    from emberta.encoders import load_encoder
+
+    details = load_encoder(model, **_encoder_options(pooling=pooling, max_length=max_length)).describe()
+    if as_json:
+        typer.echo(json.dumps(details, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=details["name"], show_header=False, title_justify="left")
+    table.add_column("field", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    labels = {
+        "format": "format",
+        "architecture": "architecture",
+        "model_type": "model type",
+        "layers": "layers",
+        "hidden_size": "hidden size",
+        "vocab_size": "vocabulary",
+        "parameters": "parameters",
+        "dim": "output dim",
+        "max_length": "max length (tokens)",
+        "position_limit": "position limit",
+        "pooling": "pooling",
+        "normalize": "normalized",
+        "modules": "modules",
+        "path": "path",
+        "fingerprint": "fingerprint",
+    }
+    for key, label in labels.items():
+        value = details[key]
+        if key == "parameters":
+            value = f"{value:,} ({value / 1e6:.1f} M)"
+        elif isinstance(value, list):
+            value = " -> ".join(value)
+        table.add_row(label, str(value))
+    prompts = {k: v for k, v in details["prompts"].items() if v}
+    shown = ", ".join(f"{k}={v!r}" for k, v in prompts.items()) or "none"
+    if details["default_prompt_name"]:
+        shown += f" (default: {details['default_prompt_name']})"
+    table.add_row("prompts", shown)
+    Console(highlight=False).print(table)

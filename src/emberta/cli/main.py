@@ -1,0 +1,45 @@
+"""`emberta`: one command line for the life of an embedding model. Commands are grouped by stage."""
+
+from __future__ import annotations
+
+import typer
+
+from emberta import __version__
+from emberta.cli import encode_commands
+
+app = typer.Typer(
+    name="emberta",
+    help="Offline-first toolkit for text embeddings with BERT/RoBERTa-family encoders.\n\n"
+    "Models are 'default' (all-MiniLM-L6-v2, shipped with emberta) or a local model folder; "
+    "nothing is ever downloaded.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"emberta {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """Offline-first toolkit for text embeddings."""
+
+
+encode_commands.register(app)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

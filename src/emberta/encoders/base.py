@@ -1,0 +1,270 @@
+"""The Encoder: texts in, a float32 (n, dim) matrix out. Backends supply the model; this class owns what is
+the same for all of them: prompts, long-text handling, truncation, normalization and the fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from functools import cached_property
+
+import numpy as np
+
+from emberta.encoders.long_text import LongTextWarning, cut_to_budget, fit, split_windows
+from emberta.encoders.model_folder import ModelFolder
+from emberta.encoders.options import MASK_PLACEHOLDERS, EncoderOptions
+from emberta.errors import InputError, OptionError
+
+FINGERPRINT_FORMAT = 1
+
+
+class Encoder(ABC):
+    """A loaded text encoder. Build one with `emberta.load_encoder(spec, **options)`."""
+
+    backend: str = ""
+
+    def __init__(self, folder: ModelFolder, options: EncoderOptions):
+        self.folder = folder
+        self.options = options
+        self.name = folder.name
+
+    # ---- what a backend provides -------------------------------------------------------------------
+    @property
+    @abstractmethod
+    def model_dim(self) -> int:
+        """Width of the model's own output vectors, before truncate_dim."""
+
+    @property
+    @abstractmethod
+    def max_length(self) -> int:
+        """Tokens per input, special tokens included; longer inputs are truncated or chunked."""
+
+    @property
+    @abstractmethod
+    def prompts(self) -> dict[str, str]:
+        """The model's named prompts, e.g. {"query": "query: "}."""
+
+    @property
+    @abstractmethod
+    def model_normalizes(self) -> bool:
+        """Whether the backend's output is already L2-normalized."""
+
+    @property
+    @abstractmethod
+    def mask_token(self) -> str | None:
+        """The tokenizer's mask token, for prompt-template pooling."""
+
+    @abstractmethod
+    def _token_lengths(self, texts: list[str]) -> list[int]:
+        """Token count of each text, special tokens included, without truncation."""
+
+    @abstractmethod
+    def _token_offsets(self, text: str) -> list[tuple[int, int]]:
+        """Character span of each token of `text`, special tokens excluded."""
+
+    @abstractmethod
+    def _embed(
+        self, texts: list[str], prompt: str | None, batch_size: int, show_progress: bool
+    ) -> np.ndarray:
+        """Model vectors (len(texts), model_dim) for texts that fit max_length (longer ones are truncated)."""
+
+    @abstractmethod
+    def describe(self) -> dict:
+        """Architecture, parameter count and settings, for `emberta info`."""
+
+    # ---- public API ---------------------------------------------------------------------------------
+    @property
+    def dim(self) -> int:
+        """Width of the vectors `encode` returns."""
+        return self.options.truncate_dim or self.model_dim
+
+    @property
+    def normalize(self) -> bool:
+        """Whether `encode` returns unit-length vectors."""
+        return self.model_normalizes if self.options.normalize is None else self.options.normalize
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """sha256 hex of the model files' content and every option that changes vectors."""
+        payload = {
+            "format": FINGERPRINT_FORMAT,
+            "backend": self.backend,
+            "model": self.folder.identity(),
+            "vector_options": self.vector_options(),
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+    def vector_options(self) -> dict:
+        """The resolved options that change vectors (threads and batch size do not)."""
+        options = self.options
+        return {
+            "pooling": self.pooling,
+            "layer": options.layer,
+            "truncate_dim": options.truncate_dim,
+            "normalize": self.normalize,
+            "max_length": self.max_length,
+            "prompt": self.resolve_prompt(None, None),
+            "long_text": options.long_text,
+            "chunk_overlap": options.chunk_overlap if options.long_text == "chunk" else None,
+        }
+
+    @property
+    def pooling(self) -> str:
+        """The pooling in effect (the option, else the model's own)."""
+        return self.options.pooling or "mean"
+
+    @property
+    def default_prompt_name(self) -> str | None:
+        """The model's own default prompt name (config_sentence_transformers.json), if any."""
+        return None
+
+    def resolve_prompt(self, prompt: str | None, prompt_name: str | None) -> str | None:
+        """The literal prefix for one call: `prompt`, else the named prompt, else the encoder's default."""
+        if prompt is not None and prompt_name is not None:
+            raise OptionError(
+                "give either prompt (a literal prefix) or prompt_name (a named prompt), not both"
+            )
+        if prompt is not None:
+            return prompt
+        name = prompt_name
+        if name is None and self.options.prompt is not None:
+            return self.options.prompt
+        if name is None:
+            name = self.options.prompt_name or self.default_prompt_name
+        if name is None:
+            return None
+        if name not in self.prompts:
+            known = ", ".join(sorted(self.prompts)) or "none"
+            raise OptionError(f"model {self.name!r} has no prompt named {name!r} (its prompts: {known})")
+        return self.prompts[name] or None
+
+    def encode(
+        self,
+        texts: Iterable[str] | str,
+        *,
+        prompt: str | None = None,
+        prompt_name: str | None = None,
+        batch_size: int = 32,
+        show_progress: bool | None = None,
+    ) -> np.ndarray:
+        """Embed texts. Returns float32 (n, dim), row i for texts[i]; a lone string counts as one text.
+
+        prompt: a literal prefix for this call; prompt_name: one of `prompts`. Texts longer than max_length
+        tokens are truncated with a LongTextWarning giving their count, or chunked when long_text="chunk".
+        """
+        texts = _as_text_list(texts)
+        if batch_size < 1:
+            raise OptionError(f"batch_size must be at least 1, got {batch_size}")
+        if show_progress is None:
+            show_progress = sys.stderr.isatty()
+        if not texts:
+            return np.empty((0, self.dim), dtype=np.float32)
+        prompt = self.resolve_prompt(prompt, prompt_name)
+
+        inputs, owners = self._fit_to_length(texts, prompt or "")
+        vectors = self._embed(inputs, prompt, batch_size, show_progress)
+        if owners is not None:
+            vectors = _mean_by_owner(vectors, owners, len(texts))
+        return self._finish(vectors)
+
+    def similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Cosine similarity matrix (len(a), len(b)) of two vector matrices (1-D vectors count as one row)."""
+        a = np.atleast_2d(np.asarray(a, dtype=np.float32))
+        b = np.atleast_2d(np.asarray(b, dtype=np.float32))
+        if a.shape[1] != b.shape[1]:
+            raise OptionError(f"cannot compare vectors of width {a.shape[1]} and {b.shape[1]}")
+        return _unit_rows(a) @ _unit_rows(b).T
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} dim={self.dim} pooling={self.pooling!r}>"
+
+    # ---- internals ----------------------------------------------------------------------------------
+    def _wrap(self, text: str) -> str:
+        """Put a text into the PromptBERT template (when pooling is prompt:<template>)."""
+        template = self.options.prompt_template
+        if template is None:
+            return text
+        for placeholder in MASK_PLACEHOLDERS:
+            template = template.replace(placeholder, self.mask_token)
+        return template.replace("{text}", text)
+
+    def _fit_to_length(self, texts: list[str], prompt: str) -> tuple[list[str], list[int] | None]:
+        """Model inputs for `texts`: templated, and for texts over max_length either cut (warn mode, with a
+        warning) or split into windows (chunk mode). Returns (inputs, owner text index per input or None)."""
+        wrapped = [self._wrap(t) for t in texts]
+        lengths = self._token_lengths([prompt + w for w in wrapped])
+        limit = self.max_length
+        long_rows = [i for i, n in enumerate(lengths) if n > limit]
+        if not long_rows:
+            return wrapped, None
+
+        def measure(pieces: list[str]) -> list[int]:
+            return self._token_lengths([prompt + self._wrap(p) for p in pieces])
+
+        overhead = measure([""])[0]
+        budget = limit - overhead
+        if budget < 1:
+            raise OptionError(
+                f"the prompt and template take {overhead} of max_length={limit} tokens, leaving no room for text"
+            )
+        if self.options.long_text == "warn":
+            warnings.warn(LongTextWarning(len(long_rows), len(texts), limit), stacklevel=3)
+            if self.options.prompt_template is None:
+                return wrapped, None  # the backend truncates, exactly as sentence-transformers does
+            for i in long_rows:  # keep the mask token: cut the text, not the template
+                offsets = self._token_offsets(texts[i])
+                wrapped[i] = self._wrap(
+                    fit(lambda b: [cut_to_budget(texts[i], offsets, b)], measure, budget, limit)[0]
+                )
+            return wrapped, None
+
+        inputs: list[str] = []
+        owners: list[int] = []
+        for i, text in enumerate(texts):
+            if lengths[i] <= limit:
+                pieces = [wrapped[i]]
+            else:
+                offsets = self._token_offsets(text)
+                overlap = self.options.chunk_overlap
+                windows = fit(lambda b: split_windows(text, offsets, b, overlap), measure, budget, limit)
+                pieces = [self._wrap(w) for w in windows]
+            inputs.extend(pieces)
+            owners.extend([i] * len(pieces))
+        return inputs, owners
+
+    def _finish(self, vectors: np.ndarray) -> np.ndarray:
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if self.options.truncate_dim is not None:
+            vectors = vectors[:, : self.options.truncate_dim]
+        if self.normalize:
+            vectors = _unit_rows(vectors)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _as_text_list(texts: Iterable[str] | str) -> list[str]:
+    if isinstance(texts, str):
+        return [texts]
+    if isinstance(texts, np.ndarray):
+        texts = texts.tolist()
+    texts = list(texts) if not isinstance(texts, Sequence) else texts
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise InputError(f"texts[{i}] is {type(text).__name__}, not str: pass a list of strings")
+    return list(texts)
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)
+
+
+def _mean_by_owner(vectors: np.ndarray, owners: list[int], n: int) -> np.ndarray:
+    """Mean of the window vectors of each text (owners[j] = text of window j)."""
+    owner_index = np.asarray(owners)
+    sums = np.zeros((n, vectors.shape[1]), dtype=np.float64)
+    np.add.at(sums, owner_index, vectors)
+    counts = np.bincount(owner_index, minlength=n)[:, None]
+    return (sums / counts).astype(np.float32)

@@ -1,0 +1,1 @@
+"""Reading user inputs (txt, jsonl, csv/tsv, parquet) and writing vector files atomically."""

@@ -1,0 +1,49 @@
+"""Write files so that readers see either the old file or the complete new one, never a partial one."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from emberta.errors import OutputError
+
+
+def check_writable_dir(path: str | Path, option: str = "--out") -> Path:
+    """Raise OutputError unless the parent directory of `path` exists and is a directory."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.exists():
+        raise OutputError(
+            f"{option} {path}: directory {parent} does not exist; create it (mkdir -p {parent}) or choose another path"
+        )
+    if not parent.is_dir():
+        raise OutputError(f"{option} {path}: {parent} is not a directory")
+    if path.is_dir():
+        raise OutputError(f"{option} {path} is a directory; give a file name such as {path / 'vectors.npy'}")
+    return path
+
+
+def temp_path_for(path: Path) -> Path:
+    """A fresh hidden temporary file beside `path` (same filesystem, so os.replace is atomic)."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    os.chmod(name, 0o666 & ~_umask())  # mkstemp makes 0600; the final file gets the usual permissions
+    return Path(name)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file and a rename."""
+    path = Path(path)
+    tmp = temp_path_for(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,191 @@
+"""Vector files: a float32 (n, dim) matrix as .npy (with an OUT.json sidecar, and OUT.ids.jsonl when ids are
+given) or as .parquet (id + vector columns). Writers stream row blocks to a temporary file and rename on
+success, so an interrupted write leaves no partial output."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from emberta.errors import InputError, OutputError
+from emberta.io.atomic import check_writable_dir, temp_path_for
+
+VECTOR_FORMATS = (".npy", ".parquet")
+SIDECAR_FORMAT = "emberta.vectors/1"
+# A header wide enough for any row count, so the real count can be written in place at the end.
+_NPY_MAX_ROWS = 10**15
+
+
+def sidecar_path(path: str | Path) -> Path:
+    return Path(f"{path}.json")
+
+
+def ids_path(path: str | Path) -> Path:
+    return Path(f"{path}.ids.jsonl")
+
+
+def check_vector_path(path: str | Path) -> Path:
+    """Validate an output path before any work: supported suffix, existing directory."""
+    path = Path(path)
+    if path.suffix.lower() not in VECTOR_FORMATS:
+        raise OutputError(
+            f"--out {path}: unsupported format {path.suffix or '(no suffix)'!r}; use .npy or .parquet"
+        )
+    return check_writable_dir(path)
+
+
+class VectorWriter:
+    """Stream (ids, vectors) blocks into `path`. Use as a context manager: the files appear on a clean exit
+    and nothing is left on an exception. `metadata` goes into the OUT.json sidecar (count and dim added)."""
+
+    def __init__(self, path: str | Path, dim: int, *, with_ids: bool, metadata: dict | None = None):
+        self.path = check_vector_path(path)
+        self.dim, self.with_ids = int(dim), with_ids
+        self.metadata = dict(metadata or {})
+        self.count = 0
+        self._format = self.path.suffix.lower()
+        self._temps: list[Path] = []
+        self._data_tmp = self._temp(self.path)
+        self._ids_tmp = self._temp(ids_path(self.path)) if with_ids and self._format == ".npy" else None
+        self._open()
+
+    def _temp(self, final: Path) -> Path:
+        tmp = temp_path_for(final)
+        self._temps.append(tmp)
+        return tmp
+
+    def _open(self) -> None:
+        if self._format == ".npy":
+            self._data = open(self._data_tmp, "wb")
+            self._header_len = len(_npy_header(_NPY_MAX_ROWS, self.dim))
+            self._data.write(_npy_header(0, self.dim, self._header_len))
+            self._ids = open(self._ids_tmp, "w", encoding="utf-8") if self._ids_tmp else None
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            self._schema = pa.schema([("id", pa.string()), ("vector", pa.list_(pa.float32(), self.dim))])
+            self._data = pq.ParquetWriter(self._data_tmp, self._schema)
+
+    def write(self, vectors: np.ndarray, ids: Sequence[str] | None = None) -> None:
+        """Append rows. vectors: (k, dim) float32; ids: k strings (required when with_ids)."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[1] != self.dim:
+            raise OutputError(f"expected vectors of shape (k, {self.dim}), got {vectors.shape}")
+        if self.with_ids and (ids is None or len(ids) != len(vectors)):
+            raise OutputError("one id per vector is required")
+        if self._format == ".npy":
+            self._data.write(vectors.tobytes())
+            if self._ids is not None:
+                self._ids.writelines(json.dumps(i, ensure_ascii=False) + "\n" for i in ids)
+        else:
+            import pyarrow as pa
+
+            row_ids = list(ids) if ids is not None else [str(self.count + i) for i in range(len(vectors))]
+            column = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1), pa.float32()), self.dim)
+            self._data.write_table(
+                pa.table({"id": pa.array(row_ids, pa.string()), "vector": column}, self._schema)
+            )
+        self.count += len(vectors)
+
+    def commit(self) -> dict:
+        """Finish the files and move them into place; return the sidecar metadata."""
+        sidecar = {
+            "format": SIDECAR_FORMAT,
+            "file": self.path.name,
+            "count": self.count,
+            "dim": self.dim,
+            "dtype": "float32",
+            "ids": ids_path(self.path).name if self._ids_tmp else None,
+            **self.metadata,
+        }
+        if self._format == ".npy":
+            self._data.seek(0)
+            self._data.write(_npy_header(self.count, self.dim, self._header_len))
+            self._data.close()
+            if self._ids is not None:
+                self._ids.close()
+        else:
+            self._data.close()
+        sidecar_tmp = self._temp(sidecar_path(self.path))
+        sidecar_tmp.write_text(json.dumps(sidecar, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        if self._ids_tmp:
+            os.replace(self._ids_tmp, ids_path(self.path))
+        else:
+            ids_path(self.path).unlink(missing_ok=True)  # a stale ids file would not match the new rows
+        os.replace(self._data_tmp, self.path)
+        os.replace(sidecar_tmp, sidecar_path(self.path))
+        self._temps.clear()
+        self.sidecar = sidecar
+        return sidecar
+
+    def abort(self) -> None:
+        """Close and delete the temporary files; the output paths are left as they were."""
+        for handle in (getattr(self, "_data", None), getattr(self, "_ids", None)):
+            try:
+                if handle is not None:
+                    handle.close()
+            except Exception:
+                pass
+        for tmp in self._temps:
+            tmp.unlink(missing_ok=True)
+        self._temps.clear()
+
+    def __enter__(self) -> VectorWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+def write_vectors(
+    path: str | Path, vectors: np.ndarray, ids: Sequence[str] | None = None, metadata: dict | None = None
+) -> dict:
+    """Write a whole (n, dim) matrix atomically; returns the sidecar metadata."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    with VectorWriter(path, vectors.shape[1], with_ids=ids is not None, metadata=metadata) as writer:
+        writer.write(vectors, None if ids is None else [str(i) for i in ids])
+    return writer.sidecar
+
+
+def read_vectors(path: str | Path) -> tuple[np.ndarray, list[str] | None]:
+    """Read a vector file written by emberta: (float32 (n, dim) matrix, ids or None)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such vector file", path=path)
+    if path.suffix.lower() == ".npy":
+        vectors = np.load(path, allow_pickle=False)
+        ids_file = ids_path(path)
+        ids = None
+        if ids_file.is_file():
+            ids = [json.loads(line) for line in ids_file.read_text(encoding="utf-8").splitlines()]
+        return vectors, ids
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+        column = table.column("vector").combine_chunks()
+        dim = column.type.list_size
+        vectors = np.asarray(column.flatten().to_numpy(zero_copy_only=False), dtype=np.float32).reshape(
+            -1, dim
+        )
+        return vectors, [str(i) for i in table.column("id").to_pylist()]
+    raise InputError(f"unsupported vector format {path.suffix!r}; use .npy or .parquet", path=path)
+
+
+def _npy_header(rows: int, dim: int, total: int | None = None) -> bytes:
+    """A version 1.0 .npy header for a C-order float32 (rows, dim) array, padded to `total` bytes."""
+    prefix = np.lib.format.magic(1, 0)
+    body = f"{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {dim}), }}"
+    fixed = len(prefix) + 2 + len(body) + 1  # + uint16 length, + final newline
+    if total is None:
+        total = -(-fixed // 64) * 64
+    padded = body + " " * (total - fixed) + "\n"
+    return prefix + len(padded).to_bytes(2, "little") + padded.encode("latin1")
