@@ -119,9 +119,7 @@ def _st_folder(hf_path: Path, path: Path, pooling: str) -> Path:
 
     transformer = Transformer(str(hf_path))
     modules = [transformer, Pooling(transformer.get_embedding_dimension(), pooling_mode=pooling), Normalize()]
-    model = SentenceTransformer(
-        modules=modules, device="cpu", prompts={"query": "query: ", "document": "passage: "}
-    )
+    model = SentenceTransformer(modules=modules, device="cpu", prompts={"query": "query: ", "document": "passage: "})
     model.save(str(path))
     return path
 

@@ -32,7 +32,7 @@ def hidden_states(folder, texts, max_length=64):
 
 def reference(folder, texts, pooling, layer=-1):
     rows = []
-    for states, ids in hidden_states(folder, texts):
+    for states, _ids in hidden_states(folder, texts):
         h = states[layer]
         if pooling == "mean":
             rows.append(h.mean(0))
@@ -115,12 +115,8 @@ def test_layer_selection(tiny_models, arch, layer):
 
 def test_last_layer_equals_default(tiny_models):
     default = emberta.load_encoder(tiny_models["bert-st"]).encode(TEXTS)
-    np.testing.assert_allclose(
-        emberta.load_encoder(tiny_models["bert-st"], layer=-1).encode(TEXTS), default, atol=1e-6
-    )
-    np.testing.assert_allclose(
-        emberta.load_encoder(tiny_models["bert-st"], layer=2).encode(TEXTS), default, atol=1e-6
-    )
+    np.testing.assert_allclose(emberta.load_encoder(tiny_models["bert-st"], layer=-1).encode(TEXTS), default, atol=1e-6)
+    np.testing.assert_allclose(emberta.load_encoder(tiny_models["bert-st"], layer=2).encode(TEXTS), default, atol=1e-6)
 
 
 def test_layer_out_of_range(tiny_models):
@@ -230,9 +226,7 @@ def test_long_texts_warn_with_count(tiny_models):
 @pytest.mark.parametrize("arch", ["bert", "roberta"])
 def test_chunking_mean_pools_windows(tiny_models, arch):
     max_length = 24
-    encoder = emberta.load_encoder(
-        tiny_models[arch], max_length=max_length, long_text="chunk", chunk_overlap=4
-    )
+    encoder = emberta.load_encoder(tiny_models[arch], max_length=max_length, long_text="chunk", chunk_overlap=4)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # chunking is not truncation: no warning
         got = encoder.encode([LONG, "short text"])
@@ -290,7 +284,7 @@ def test_bad_options(tiny_models, options, message):
 def test_model_folder_errors(tiny_models, tmp_path):
     import shutil
 
-    with pytest.raises(ModelError, match="no such folder. emberta never downloads"):
+    with pytest.raises(ModelError, match=r"no such folder\. emberta never downloads"):
         emberta.load_encoder(tmp_path / "nope")
     no_weights = tmp_path / "no-weights"
     shutil.copytree(tiny_models["bert"], no_weights)
@@ -305,7 +299,7 @@ def test_model_folder_errors(tiny_models, tmp_path):
     no_config = tmp_path / "no-config"
     shutil.copytree(tiny_models["bert-st"], no_config)
     (no_config / "config.json").unlink()
-    with pytest.raises(ModelError, match="config.json is missing"):
+    with pytest.raises(ModelError, match=r"config\.json is missing"):
         emberta.load_encoder(no_config)
 
 

@@ -77,9 +77,7 @@ def encode_file(
                 if isinstance(warning.message, LongTextWarning):
                     long_texts += warning.message.count
                 else:
-                    warnings.warn_explicit(
-                        warning.message, warning.category, warning.filename, warning.lineno
-                    )
+                    warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
             writer.write(vectors, [r.id for r in block])
             if on_progress is not None:
                 on_progress(len(block))

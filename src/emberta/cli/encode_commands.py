@@ -17,19 +17,13 @@ POOLING = typer.Option(
     help="cls | mean | max | weightedmean | lasttoken | 'prompt:<template>' (PromptBERT, e.g. "
     "'prompt:This sentence : \"{text}\" means [MASK] .'). Default: the model's own.",
 )
-NORMALIZE = typer.Option(
-    None, "--normalize/--no-normalize", help="L2-normalize vectors. Default: the model's own."
-)
+NORMALIZE = typer.Option(None, "--normalize/--no-normalize", help="L2-normalize vectors. Default: the model's own.")
 PROMPT = typer.Option(None, help="A literal prefix for every text, e.g. 'query: '.")
 PROMPT_NAME = typer.Option(None, help="One of the model's named prompts (see `emberta info`), e.g. query.")
 TRUNCATE_DIM = typer.Option(None, help="Keep the first D dimensions (renormalized when normalizing).")
 MAX_LENGTH = typer.Option(None, help="Tokens per input, special tokens included. Default: the model's.")
-LAYER = typer.Option(
-    None, help="Pool hidden layer L instead of the last (0 = embeddings; negative from the end)."
-)
-LONG_TEXT = typer.Option(
-    "warn", help="Texts over max-length: 'warn' (truncate, report the count) or 'chunk'."
-)
+LAYER = typer.Option(None, help="Pool hidden layer L instead of the last (0 = embeddings; negative from the end).")
+LONG_TEXT = typer.Option("warn", help="Texts over max-length: 'warn' (truncate, report the count) or 'chunk'.")
 CHUNK_OVERLAP = typer.Option(32, help="Tokens shared by consecutive windows with --long-text chunk.")
 THREADS = typer.Option(None, help="torch CPU threads (default: torch's choice).")
 
@@ -66,9 +60,7 @@ def encode(
     layer: int | None = LAYER,
     long_text: str = LONG_TEXT,
     chunk_overlap: int = CHUNK_OVERLAP,
-    errors: str = typer.Option(
-        "strict", help="Lines that are not UTF-8: 'strict' (stop) or 'replace' (U+FFFD)."
-    ),
+    errors: str = typer.Option("strict", help="Lines that are not UTF-8: 'strict' (stop) or 'replace' (U+FFFD)."),
     limit: int | None = typer.Option(None, min=1, help="Encode only the first N texts."),
     threads: int | None = THREADS,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
@@ -105,15 +97,11 @@ def encode(
         columns = (TextColumn("encoding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, transient=True) as bar:
             task = bar.add_task("encode", total=total)
-            report = encode_file(
-                encoder, reader, str(out), on_progress=lambda k: bar.advance(task, k), **kwargs
-            )
+            report = encode_file(encoder, reader, str(out), on_progress=lambda k: bar.advance(task, k), **kwargs)
     else:
         report = encode_file(encoder, reader, str(out), **kwargs)
     if report.replaced_lines:
-        echo_err(
-            f"warning: {report.replaced_lines} lines were not UTF-8 and were decoded with U+FFFD replacements"
-        )
+        echo_err(f"warning: {report.replaced_lines} lines were not UTF-8 and were decoded with U+FFFD replacements")
     if not quiet:
         echo_err(f"wrote {report.count} x {report.dim} float32 vectors to {out} (model {encoder.name})")
 

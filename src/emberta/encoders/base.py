@@ -3,6 +3,7 @@ the same for all of them: prompts, long-text handling, truncation, normalization
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sys
@@ -66,9 +67,7 @@ class Encoder(ABC):
         """Character span of each token of `text`, special tokens excluded."""
 
     @abstractmethod
-    def _embed(
-        self, texts: list[str], prompt: str | None, batch_size: int, show_progress: bool
-    ) -> np.ndarray:
+    def _embed(self, texts: list[str], prompt: str | None, batch_size: int, show_progress: bool) -> np.ndarray:
         """Model vectors (len(texts), model_dim) for texts that fit max_length (longer ones are truncated)."""
 
     @abstractmethod
@@ -124,9 +123,7 @@ class Encoder(ABC):
     def resolve_prompt(self, prompt: str | None, prompt_name: str | None) -> str | None:
         """The literal prefix for one call: `prompt`, else the named prompt, else the encoder's default."""
         if prompt is not None and prompt_name is not None:
-            raise OptionError(
-                "give either prompt (a literal prefix) or prompt_name (a named prompt), not both"
-            )
+            raise OptionError("give either prompt (a literal prefix) or prompt_name (a named prompt), not both")
         if prompt is not None:
             return prompt
         name = prompt_name
@@ -216,9 +213,8 @@ class Encoder(ABC):
                 return wrapped, None  # the backend truncates, exactly as sentence-transformers does
             for i in long_rows:  # keep the mask token: cut the text, not the template
                 offsets = self._token_offsets(texts[i])
-                wrapped[i] = self._wrap(
-                    fit(lambda b: [cut_to_budget(texts[i], offsets, b)], measure, budget, limit)[0]
-                )
+                cut = functools.partial(_cut_one, texts[i], offsets)
+                wrapped[i] = self._wrap(fit(cut, measure, budget, limit)[0])
             return wrapped, None
 
         inputs: list[str] = []
@@ -227,9 +223,8 @@ class Encoder(ABC):
             if lengths[i] <= limit:
                 pieces = [wrapped[i]]
             else:
-                offsets = self._token_offsets(text)
-                overlap = self.options.chunk_overlap
-                windows = fit(lambda b: split_windows(text, offsets, b, overlap), measure, budget, limit)
+                cut = functools.partial(_windows, text, self._token_offsets(text), self.options.chunk_overlap)
+                windows = fit(cut, measure, budget, limit)
                 pieces = [self._wrap(w) for w in windows]
             inputs.extend(pieces)
             owners.extend([i] * len(pieces))
@@ -242,6 +237,14 @@ class Encoder(ABC):
         if self.normalize:
             vectors = _unit_rows(vectors)
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _cut_one(text: str, offsets, budget: int) -> list[str]:
+    return [cut_to_budget(text, offsets, budget)]
+
+
+def _windows(text: str, offsets, overlap: int, budget: int) -> list[str]:
+    return split_windows(text, offsets, budget, overlap)
 
 
 def _as_text_list(texts: Iterable[str] | str) -> list[str]:

@@ -108,9 +108,7 @@ def resolve_model_folder(spec: str | Path) -> ModelFolder:
             "of a local sentence-transformers or Hugging Face model folder"
         )
     if not path.is_dir():
-        raise ModelError(
-            f"model {spec_text!r} is a file, not a folder: give the folder that holds config.json"
-        )
+        raise ModelError(f"model {spec_text!r} is a file, not a folder: give the folder that holds config.json")
 
     if (path / "modules.json").is_file():
         kind = "sentence-transformers"
@@ -136,9 +134,7 @@ def _transformer_subpath(modules_file: Path) -> str:
 
 def _check_transformer_files(spec: str, folder: Path) -> None:
     if not (folder / "config.json").is_file():
-        raise ModelError(
-            f"model {spec!r}: {folder / 'config.json'} is missing (a model folder needs config.json)"
-        )
+        raise ModelError(f"model {spec!r}: {folder / 'config.json'} is missing (a model folder needs config.json)")
     if not any((folder / name).is_file() for name in WEIGHT_FILES):
         raise ModelError(
             f"model {spec!r}: no weights in {folder} (looked for {', '.join(WEIGHT_FILES)}); "

@@ -82,13 +82,9 @@ class EncoderOptions:
         if self.normalize is not None and not isinstance(self.normalize, bool):
             raise OptionError(f"normalize must be true or false, got {self.normalize!r}")
         if self.long_text not in LONG_TEXT_MODES:
-            raise OptionError(
-                f"unknown long_text mode {self.long_text!r}; choose one of {', '.join(LONG_TEXT_MODES)}"
-            )
+            raise OptionError(f"unknown long_text mode {self.long_text!r}; choose one of {', '.join(LONG_TEXT_MODES)}")
         if self.prompt is not None and self.prompt_name is not None:
-            raise OptionError(
-                "give either prompt (a literal prefix) or prompt_name (a named prompt), not both"
-            )
+            raise OptionError("give either prompt (a literal prefix) or prompt_name (a named prompt), not both")
 
     def as_dict(self) -> dict:
         return asdict(self)

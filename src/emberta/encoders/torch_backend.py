@@ -75,9 +75,7 @@ class TorchEncoder(Encoder):
         if options.pooling is not None:
             pooling_index = next((i for i, m in enumerate(modules) if isinstance(m, Pooling)), None)
             if pooling_index is None:
-                raise OptionError(
-                    f"model {self.name!r} has no Pooling module, so its pooling cannot be changed"
-                )
+                raise OptionError(f"model {self.name!r} has no Pooling module, so its pooling cannot be changed")
             width = modules[pooling_index].embedding_dimension
             modules[pooling_index] = self._pooling_module(width, modules[pooling_index])
             changed = True
@@ -100,9 +98,7 @@ class TorchEncoder(Encoder):
         if template is None:
             return Pooling(width, pooling_mode=self.options.pooling, include_prompt=old.include_prompt)
         if self.mask_token is None:
-            raise OptionError(
-                f"pooling {self.options.pooling!r} needs a mask token; model {self.name!r} has none"
-            )
+            raise OptionError(f"pooling {self.options.pooling!r} needs a mask token; model {self.name!r} has none")
         mask_at = min(template.find(p) for p in MASK_PLACEHOLDERS if p in template)
         from_end = mask_at > template.find("{text}")
         return MaskTokenPooling(width, self._tokenizer.mask_token_id, from_end)
@@ -167,9 +163,7 @@ class TorchEncoder(Encoder):
         encoded = self._tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
         return [tuple(span) for span in encoded["offset_mapping"]]
 
-    def _embed(
-        self, texts: list[str], prompt: str | None, batch_size: int, show_progress: bool
-    ) -> np.ndarray:
+    def _embed(self, texts: list[str], prompt: str | None, batch_size: int, show_progress: bool) -> np.ndarray:
         return self._model.encode(
             texts,
             prompt=prompt,

@@ -54,17 +54,13 @@ class TextReader:
     not UTF-8, "replace" decodes it with U+FFFD and counts it in `replaced_lines`.
     """
 
-    def __init__(
-        self, path: str | Path, *, field: str = "text", id_field: str | None = None, errors: str = "strict"
-    ):
+    def __init__(self, path: str | Path, *, field: str = "text", id_field: str | None = None, errors: str = "strict"):
         self.path = Path(path)
         self.format = input_format(self.path)
         if errors not in ERROR_MODES:
             raise OptionError(f"unknown errors mode {errors!r}; choose one of {', '.join(ERROR_MODES)}")
         if self.format == ".txt" and id_field is not None:
-            raise OptionError(
-                ".txt inputs hold one text per line and no ids; drop --id-field or use .jsonl/.csv"
-            )
+            raise OptionError(".txt inputs hold one text per line and no ids; drop --id-field or use .jsonl/.csv")
         self.field, self.id_field, self.errors = field, id_field, errors
         self.replaced_lines = 0
         if not self.path.exists():
@@ -84,9 +80,7 @@ class TextReader:
             count += 1
             yield record
         if count == 0:
-            raise InputError(
-                f"no texts in the file (it is empty); {self._what_is_expected()}", path=self.path
-            )
+            raise InputError(f"no texts in the file (it is empty); {self._what_is_expected()}", path=self.path)
 
     def check_first(self) -> None:
         """Read the first record, so an empty file or a bad first line fails before any slow work."""
@@ -107,15 +101,16 @@ class TextReader:
             return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
 
     # ---- formats ------------------------------------------------------------------------------------
-    def _lines(self) -> Iterator[tuple[int, str]]:
-        """(1-based line number, decoded line without its end-of-line)."""
+    def _lines(self, keep_ends: bool = False) -> Iterator[tuple[int, str]]:
+        """(1-based line number, decoded line, without its end-of-line unless keep_ends)."""
         opener = gzip.open if self.path.name.lower().endswith(".gz") else open
         try:
             with opener(self.path, "rb") as handle:
                 for number, raw in enumerate(handle, start=1):
                     if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
                         raw = raw[3:]
-                    yield number, self._decode(raw, number).rstrip("\r\n")
+                    line = self._decode(raw, number)
+                    yield number, line if keep_ends else line.rstrip("\r\n")
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             raise InputError(f"cannot read ({exc}); is the file complete?", path=self.path) from exc
 
@@ -152,9 +147,7 @@ class TextReader:
                     line=number,
                 ) from None
             if not isinstance(obj, dict):
-                raise InputError(
-                    f"expected a JSON object, got {type(obj).__name__}", path=self.path, line=number
-                )
+                raise InputError(f"expected a JSON object, got {type(obj).__name__}", path=self.path, line=number)
             text = self._field_value(obj, self.field, number, "--field")
             rid = self._field_value(obj, self.id_field, number, "--id-field") if self.id_field else str(row)
             yield TextRecord(rid, text, number)
@@ -162,7 +155,7 @@ class TextReader:
 
     def _csv(self) -> Iterator[TextRecord]:
         delimiter = "\t" if self.format == ".tsv" else ","
-        lines = (line for _, line in self._lines())
+        lines = (line for _, line in self._lines(keep_ends=True))
         reader = csv.reader(lines, delimiter=delimiter)
         try:
             header = next(reader)
@@ -238,9 +231,7 @@ class TextReader:
         if option == "--id-field" and isinstance(value, (int, str)) and not isinstance(value, bool):
             return str(value)
         if not isinstance(value, str):
-            raise InputError(
-                f"field {name!r} is {type(value).__name__}, not a string", path=self.path, line=number
-            )
+            raise InputError(f"field {name!r} is {type(value).__name__}, not a string", path=self.path, line=number)
         return value
 
     def _column(self, header: list[str], name: str, option: str) -> int:
@@ -262,8 +253,6 @@ class TextReader:
         return f"expected a header row with a {self.field!r} column, then one row per text"
 
 
-def read_texts(
-    path: str | Path, *, field: str = "text", errors: str = "strict", limit: int | None = None
-) -> list[str]:
+def read_texts(path: str | Path, *, field: str = "text", errors: str = "strict", limit: int | None = None) -> list[str]:
     """All texts of an input file (at most `limit`), in file order."""
     return [record.text for record in islice(TextReader(path, field=field, errors=errors), limit)]

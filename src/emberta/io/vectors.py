@@ -32,9 +32,7 @@ def check_vector_path(path: str | Path) -> Path:
     """Validate an output path before any work: supported suffix, existing directory."""
     path = Path(path)
     if path.suffix.lower() not in VECTOR_FORMATS:
-        raise OutputError(
-            f"--out {path}: unsupported format {path.suffix or '(no suffix)'!r}; use .npy or .parquet"
-        )
+        raise OutputError(f"--out {path}: unsupported format {path.suffix or '(no suffix)'!r}; use .npy or .parquet")
     return check_writable_dir(path)
 
 
@@ -60,10 +58,10 @@ class VectorWriter:
 
     def _open(self) -> None:
         if self._format == ".npy":
-            self._data = open(self._data_tmp, "wb")
+            self._data = open(self._data_tmp, "wb")  # noqa: SIM115 - stays open across write() calls
             self._header_len = len(_npy_header(_NPY_MAX_ROWS, self.dim))
             self._data.write(_npy_header(0, self.dim, self._header_len))
-            self._ids = open(self._ids_tmp, "w", encoding="utf-8") if self._ids_tmp else None
+            self._ids = open(self._ids_tmp, "w", encoding="utf-8") if self._ids_tmp else None  # noqa: SIM115
         else:
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -87,9 +85,7 @@ class VectorWriter:
 
             row_ids = list(ids) if ids is not None else [str(self.count + i) for i in range(len(vectors))]
             column = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1), pa.float32()), self.dim)
-            self._data.write_table(
-                pa.table({"id": pa.array(row_ids, pa.string()), "vector": column}, self._schema)
-            )
+            self._data.write_table(pa.table({"id": pa.array(row_ids, pa.string()), "vector": column}, self._schema))
         self.count += len(vectors)
 
     def commit(self) -> dict:
@@ -173,9 +169,7 @@ def read_vectors(path: str | Path) -> tuple[np.ndarray, list[str] | None]:
         table = pq.read_table(path)
         column = table.column("vector").combine_chunks()
         dim = column.type.list_size
-        vectors = np.asarray(column.flatten().to_numpy(zero_copy_only=False), dtype=np.float32).reshape(
-            -1, dim
-        )
+        vectors = np.asarray(column.flatten().to_numpy(zero_copy_only=False), dtype=np.float32).reshape(-1, dim)
         return vectors, [str(i) for i in table.column("id").to_pylist()]
     raise InputError(f"unsupported vector format {path.suffix!r}; use .npy or .parquet", path=path)
 

