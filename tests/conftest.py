@@ -144,3 +144,56 @@ def data_dir() -> Path:
     if not (DATA_DIR / "stsbenchmark" / "test.jsonl").is_file():
         pytest.skip(f"shared datasets not found under {DATA_DIR} (set EMBERTA_DATA)")
     return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def other_architectures(tiny_models, tmp_path_factory) -> dict[str, Path]:
+    """Plain HF folders of tiny DistilBERT, DeBERTa-v2, MPNet, ModernBERT and XLM-RoBERTa models, reusing the
+    tiny BERT (WordPiece) or RoBERTa (BPE) tokenizer."""
+    import torch
+    from transformers import (
+        AutoTokenizer,
+        DebertaV2Config,
+        DebertaV2Model,
+        DistilBertConfig,
+        DistilBertModel,
+        ModernBertConfig,
+        ModernBertModel,
+        MPNetConfig,
+        MPNetModel,
+        XLMRobertaConfig,
+        XLMRobertaModel,
+    )
+
+    wordpiece = AutoTokenizer.from_pretrained(tiny_models["bert"])
+    bpe = AutoTokenizer.from_pretrained(tiny_models["roberta"])
+    small = {"num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64, "hidden_size": 32}
+    bpe_small = {**small, "vocab_size": len(bpe), "max_position_embeddings": 66, "pad_token_id": bpe.pad_token_id}
+    specials = {name: getattr(wordpiece, name) for name in ("pad_token_id", "cls_token_id", "sep_token_id")}
+    specs = {
+        "distilbert": (
+            DistilBertModel,
+            DistilBertConfig(vocab_size=len(wordpiece), dim=32, n_layers=2, n_heads=2, hidden_dim=64),
+            wordpiece,
+        ),
+        "deberta-v2": (
+            DebertaV2Model,
+            DebertaV2Config(vocab_size=len(wordpiece), max_position_embeddings=64, **small),
+            wordpiece,
+        ),
+        "modernbert": (
+            ModernBertModel,
+            ModernBertConfig(vocab_size=len(wordpiece), max_position_embeddings=64, **small, **specials),
+            wordpiece,
+        ),
+        "mpnet": (MPNetModel, MPNetConfig(**bpe_small), bpe),
+        "xlm-roberta": (XLMRobertaModel, XLMRobertaConfig(**bpe_small), bpe),
+    }
+    root = tmp_path_factory.mktemp("architectures")
+    folders = {}
+    for name, (model_class, config, tokenizer) in specs.items():
+        torch.manual_seed(0)
+        model_class(config).save_pretrained(root / name)
+        tokenizer.save_pretrained(root / name)
+        folders[name] = root / name
+    return folders

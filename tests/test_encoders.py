@@ -311,3 +311,14 @@ def test_describe(tiny_models):
         p.numel() for p in AutoModel.from_pretrained(tiny_models["roberta"]).parameters()
     )
     assert details["prompts"]["query"] == "query: "
+
+
+@pytest.mark.parametrize("arch", ["distilbert", "deberta-v2", "modernbert", "mpnet", "xlm-roberta"])
+def test_other_encoder_architectures_load_as_plain_folders(other_architectures, arch):
+    folder = other_architectures[arch]
+    np.testing.assert_allclose(emberta.load_encoder(folder).encode(TEXTS), reference(folder, TEXTS, "mean"), atol=1e-5)
+    np.testing.assert_allclose(
+        emberta.load_encoder(folder, layer=1, pooling="cls").encode(TEXTS),
+        reference(folder, TEXTS, "cls", layer=1),
+        atol=1e-5,
+    )
