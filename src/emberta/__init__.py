@@ -13,6 +13,14 @@ from emberta.io.vectors import read_vectors, write_vectors
 
 __version__ = "0.1.0"
 
+
+def evaluate(*args, **kwargs):
+    """Evaluate an encoder on MTEB-style tasks; see emberta.evaluate.evaluate (imported on first use)."""
+    from emberta.evaluate import evaluate as run
+
+    return run(*args, **kwargs)
+
+
 __all__ = [
     "EmbertaError",
     "Encoder",
@@ -22,6 +30,7 @@ __all__ = [
     "OptionError",
     "OutputError",
     "__version__",
+    "evaluate",
     "load_encoder",
     "read_texts",
     "read_vectors",

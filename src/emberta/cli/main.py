@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from emberta import __version__
-from emberta.cli import encode_commands
+from emberta.cli import encode_commands, eval_commands
 
 app = typer.Typer(
     name="emberta",
@@ -33,6 +33,7 @@ def root(
 
 
 encode_commands.register(app)
+eval_commands.register(app)
 
 
 def main() -> None:

@@ -7,14 +7,13 @@ of lines is never held in memory at once.
 from __future__ import annotations
 
 import csv
-import gzip
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
 from emberta.errors import InputError, OptionError
+from emberta.io.lines import LineSource
 
 TEXT_FORMATS = (".txt", ".jsonl", ".csv", ".tsv")
 FORMATS = (*TEXT_FORMATS, ".parquet")
@@ -62,7 +61,7 @@ class TextReader:
         if self.format == ".txt" and id_field is not None:
             raise OptionError(".txt inputs hold one text per line and no ids; drop --id-field or use .jsonl/.csv")
         self.field, self.id_field, self.errors = field, id_field, errors
-        self.replaced_lines = 0
+        self._source = LineSource(self.path, errors)
         if not self.path.exists():
             raise InputError("no such file; check the path", path=self.path)
         if not self.path.is_file():
@@ -101,61 +100,24 @@ class TextReader:
             return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
 
     # ---- formats ------------------------------------------------------------------------------------
-    def _lines(self, keep_ends: bool = False) -> Iterator[tuple[int, str]]:
-        """(1-based line number, decoded line, without its end-of-line unless keep_ends)."""
-        opener = gzip.open if self.path.name.lower().endswith(".gz") else open
-        try:
-            with opener(self.path, "rb") as handle:
-                for number, raw in enumerate(handle, start=1):
-                    if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                        raw = raw[3:]
-                    line = self._decode(raw, number)
-                    yield number, line if keep_ends else line.rstrip("\r\n")
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise InputError(f"cannot read ({exc}); is the file complete?", path=self.path) from exc
-
-    def _decode(self, raw: bytes, number: int) -> str:
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            if self.errors == "replace":
-                self.replaced_lines += 1
-                return raw.decode("utf-8", errors="replace")
-            bad = raw[exc.start : exc.start + 4]
-            raise InputError(
-                f"bytes that are not UTF-8 at column {exc.start + 1} ({bad!r}); convert the file to UTF-8 "
-                "(e.g. iconv -f latin1 -t utf-8) or pass --errors replace",
-                path=self.path,
-                line=number,
-            ) from None
+    @property
+    def replaced_lines(self) -> int:
+        """Lines that were not UTF-8 and were decoded with U+FFFD (errors="replace")."""
+        return self._source.replaced_lines
 
     def _txt(self) -> Iterator[TextRecord]:
-        for row, (number, line) in enumerate(self._lines()):
+        for row, (number, line) in enumerate(self._source.lines()):
             yield TextRecord(str(row), line, number)
 
     def _jsonl(self) -> Iterator[TextRecord]:
-        row = 0
-        for number, line in self._lines():
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(
-                    f"not valid JSON ({exc.msg} at column {exc.colno}); each line must be one JSON object",
-                    path=self.path,
-                    line=number,
-                ) from None
-            if not isinstance(obj, dict):
-                raise InputError(f"expected a JSON object, got {type(obj).__name__}", path=self.path, line=number)
+        for row, (number, obj) in enumerate(self._source.json_objects()):
             text = self._field_value(obj, self.field, number, "--field")
             rid = self._field_value(obj, self.id_field, number, "--id-field") if self.id_field else str(row)
             yield TextRecord(rid, text, number)
-            row += 1
 
     def _csv(self) -> Iterator[TextRecord]:
         delimiter = "\t" if self.format == ".tsv" else ","
-        lines = (line for _, line in self._lines(keep_ends=True))
+        lines = (line for _, line in self._source.lines(keep_ends=True))
         reader = csv.reader(lines, delimiter=delimiter)
         try:
             header = next(reader)

@@ -1,0 +1,111 @@
+"""Content-addressed embedding cache: vectors keyed by (encoder fingerprint + prompt, sha256 of the text).
+
+`EmbeddingStore.encode` returns the same matrix as `encoder.encode`, but encodes each distinct text at most
+once per model and prompt: within a call, across calls of a run (in memory) and across runs (SQLite file
+under EMBERTA_CACHE, default ~/.cache/emberta). The file is written in transactions, so an interrupted run
+leaves the cache consistent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+
+from emberta.encoders.base import Encoder
+
+DEFAULT_CACHE_DIR = Path("~/.cache/emberta")
+
+
+def cache_dir() -> Path:
+    """EMBERTA_CACHE, or ~/.cache/emberta."""
+    return Path(os.environ.get("EMBERTA_CACHE") or DEFAULT_CACHE_DIR).expanduser()
+
+
+def text_key(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+class EmbeddingStore:
+    """Encode through a cache. path=None keeps vectors in memory only (for --no-cache runs)."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = None if path is None else Path(path)
+        self._memory: dict[tuple[str, bytes], np.ndarray] = {}
+        self._db: sqlite3.Connection | None = None
+        self.hits = 0
+        self.encoded = 0
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS vectors (model TEXT NOT NULL, text BLOB NOT NULL, dim INTEGER NOT NULL,"
+                " vector BLOB NOT NULL, PRIMARY KEY (model, text)) WITHOUT ROWID"
+            )
+            self._db.commit()
+
+    @classmethod
+    def default(cls) -> EmbeddingStore:
+        return cls(cache_dir() / "embeddings.sqlite")
+
+    def encode(
+        self, encoder: Encoder, texts: list[str], *, prompt_name: str | None = None, batch_size: int = 32,
+        show_progress: bool | None = None,
+    ) -> np.ndarray:  # fmt: skip
+        """float32 (len(texts), encoder.dim), equal to encoder.encode(texts, prompt_name=prompt_name)."""
+        prompt = encoder.resolve_prompt(None, prompt_name)
+        model_key = hashlib.sha256(f"{encoder.fingerprint}\0{prompt or ''}".encode()).hexdigest()
+        keys = [text_key(t) for t in texts]
+        found = self._lookup(model_key, set(keys))
+        missing: dict[bytes, str] = {}
+        for key, text in zip(keys, texts, strict=True):
+            if key not in found and key not in missing:
+                missing[key] = text
+        self.hits += len(set(keys)) - len(missing)
+        if missing:
+            vectors = encoder.encode(
+                list(missing.values()), prompt=prompt, batch_size=batch_size, show_progress=show_progress
+            )
+            self.encoded += len(missing)
+            new = dict(zip(missing, vectors, strict=True))
+            self._store(model_key, new)
+            found.update(new)
+        out = np.empty((len(texts), encoder.dim), dtype=np.float32)
+        for i, key in enumerate(keys):
+            out[i] = found[key]
+        return out
+
+    def _lookup(self, model_key: str, keys: set[bytes]) -> dict[bytes, np.ndarray]:
+        found = {k: self._memory[(model_key, k)] for k in keys if (model_key, k) in self._memory}
+        wanted = [k for k in keys if k not in found]
+        if self._db is not None and wanted:
+            for start in range(0, len(wanted), 500):
+                part = wanted[start : start + 500]
+                rows = self._db.execute(
+                    f"SELECT text, vector FROM vectors WHERE model = ? AND text IN ({','.join('?' * len(part))})",
+                    [model_key, *part],
+                )
+                for key, blob in rows:
+                    vector = np.frombuffer(blob, dtype=np.float32)
+                    found[key] = vector
+                    self._memory[(model_key, key)] = vector
+        return found
+
+    def _store(self, model_key: str, vectors: dict[bytes, np.ndarray]) -> None:
+        for key, vector in vectors.items():
+            self._memory[(model_key, key)] = vector
+        if self._db is not None:
+            with self._db:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO vectors (model, text, dim, vector) VALUES (?, ?, ?, ?)",
+                    [(model_key, k, len(v), np.asarray(v, dtype=np.float32).tobytes()) for k, v in vectors.items()],
+                )
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None

@@ -1,0 +1,128 @@
+"""Evaluate stage: `emberta eval` and `emberta tasks`. Parsing and printing only."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import typer
+
+from emberta.cli.common import echo_err, handle_errors
+
+PANEL = "Evaluate"
+TASK_TYPE_HELP = (
+    "Ad-hoc task on your files: sts, pair-classification, classification, clustering, retrieval, reranking, bitext."
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval", rich_help_panel=PANEL)(eval_command)
+    app.command("tasks", rich_help_panel=PANEL)(tasks_command)
+
+
+@handle_errors
+def eval_command(
+    model: str = typer.Option("default", "--model", "-m", help="'default' or a local model folder."),
+    tasks: str | None = typer.Option(None, help="Comma-separated task names (see `emberta tasks`)."),
+    suite: str | None = typer.Option(None, help="quick (one task per type, minutes) or full (every task)."),
+    task_type: str | None = typer.Option(None, help=TASK_TYPE_HELP),
+    file: Path | None = typer.Option(None, help="Ad-hoc task data: a .jsonl file (retrieval: a BEIR folder)."),
+    train: Path | None = typer.Option(None, help="Ad-hoc classification: training .jsonl."),
+    test: Path | None = typer.Option(None, help="Ad-hoc classification: test .jsonl."),
+    name: str | None = typer.Option(None, help="Name of the ad-hoc task's result."),
+    samples_per_label: int | None = typer.Option(None, help="Classification: training rows per label (8)."),
+    n_experiments: int | None = typer.Option(None, help="Classification: repeated experiments (10)."),
+    output_dir: Path = typer.Option(Path("results"), help="Result JSON goes to DIR/<model>/<fingerprint>/."),
+    data_dir: Path | None = typer.Option(None, help="Folder holding the datasets (default: $EMBERTA_DATA)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embedding cache."),
+    batch_size: int = typer.Option(32, min=1, help="Texts per forward pass."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the summary table."),
+) -> None:
+    """Evaluate a model on MTEB-style tasks (offline, local data); print scores beside published ones."""
+    from emberta.encoders import load_encoder
+    from emberta.errors import OptionError
+    from emberta.evaluate import evaluate
+    from emberta.tasks.registry import adhoc_task, resolve_tasks
+
+    adhoc = task_type is not None or file is not None or train is not None or test is not None
+    if sum(x is not None for x in (tasks, suite)) + adhoc > 1:
+        raise OptionError("choose one of --tasks, --suite or an ad-hoc task (--task-type with --file/--train/--test)")
+    if adhoc:
+        if task_type is None:
+            raise OptionError("an ad-hoc task needs --task-type (sts, pair-classification, classification, ...)")
+        specs = [
+            adhoc_task(task_type, file=file, train=train, test=test, name=name,
+                       samples_per_label=samples_per_label or 8, n_experiments=n_experiments or 10)
+        ]  # fmt: skip
+    else:
+        specs = resolve_tasks(tasks or suite or "quick")
+        overrides = {
+            k: v for k, v in {"samples_per_label": samples_per_label, "n_experiments": n_experiments}.items() if v
+        }
+        specs = [dataclasses.replace(s, **overrides) if s.type == "Classification" else s for s in specs]
+
+    encoder = load_encoder(model)
+
+    def progress(result) -> None:
+        if not quiet:
+            echo_err(f"{result.task_name}: {100 * result.main_score:.2f} ({result.evaluation_time:.1f} s)")
+
+    results = evaluate(
+        encoder, specs, data_dir=data_dir, output_dir=output_dir, cache=not no_cache, batch_size=batch_size,
+        show_progress=False, on_result=progress,
+    )  # fmt: skip
+    _print_summary(results, encoder.name)
+    if not quiet:
+        echo_err(f"results: {output_dir / encoder.name.replace('/', '__') / encoder.fingerprint[:12]}")
+
+
+def _print_summary(results, model_name: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from emberta.tasks.results import averages, summary_rows
+
+    table = Table(title=f"{model_name}: main scores (x100)", title_justify="left")
+    for column in ("task", "type", "metric", "score", "published", "diff", "source"):
+        table.add_column(column, justify="right" if column in ("score", "published", "diff") else "left")
+    for row in summary_rows(results, model_name):
+        label = f"  {row.subset}" if row.subset else row.task
+        ref = row.reference
+        diff = "" if ref is None else f"{row.difference:+.2f}" + ("" if row.within_tolerance else " !")
+        table.add_row(
+            label, "" if row.subset else row.task_type, "" if row.subset else row.metric, f"{row.score:.2f}",
+            "" if ref is None else f"{ref.value:.2f}", diff, "" if ref is None or row.subset else ref.source,
+        )  # fmt: skip
+    table.add_section()
+    for task_type, mean in averages(results).items():
+        table.add_row(f"average {task_type}", "", "", f"{mean:.2f}", "", "", "")
+    Console(highlight=False).print(table)
+    if any(r.reference is not None and not r.within_tolerance for r in summary_rows(results, model_name)):
+        echo_err("! = further from the published score than the tolerance stated in docs/evaluation.md")
+
+
+@handle_errors
+def tasks_command(
+    data_dir: Path | None = typer.Option(None, help="Folder holding the datasets (default: $EMBERTA_DATA)."),
+) -> None:
+    """List the registered tasks and suites, and whether their data is found."""
+    import os
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from emberta.tasks.registry import SUITES, TASKS
+
+    root = data_dir or (Path(os.environ["EMBERTA_DATA"]) if os.environ.get("EMBERTA_DATA") else None)
+    table = Table(title="tasks", title_justify="left")
+    for column in ("task", "type", "folder", "subsets", "MTEB data", "quick", "found"):
+        table.add_column(column)
+    for spec in TASKS.values():
+        found = "?" if root is None else ("yes" if (root / spec.folder).is_dir() else "no")
+        table.add_row(
+            spec.name, spec.type, spec.folder, str(len(spec.subsets)), "yes" if spec.mteb else "",
+            "yes" if spec.name in SUITES["quick"] else "", found,
+        )  # fmt: skip
+    Console(highlight=False).print(table)
+    if root is None:
+        echo_err("set --data-dir or EMBERTA_DATA to see which datasets are found")

@@ -1,0 +1,237 @@
+"""Evaluation: load each task's local data (io), get embeddings through the cache (encoders + cache), score
+them (tasks), write MTEB-compatible results. `emberta.evaluate(...)` lives here."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from emberta import __version__
+from emberta.cache import EmbeddingStore
+from emberta.encoders import Encoder, load_encoder
+from emberta.errors import InputError, OptionError
+from emberta.io import datasets
+from emberta.tasks import bitext, classification, clustering, pair_classification, reranking, retrieval, sts
+from emberta.tasks.registry import (
+    BITEXT_MINING,
+    CLASSIFICATION,
+    CLUSTERING,
+    PAIR_CLASSIFICATION,
+    RERANKING,
+    RETRIEVAL,
+    STS,
+    TaskSpec,
+    resolve_tasks,
+)
+from emberta.tasks.results import SubsetScores, TaskResult
+
+DATA_ENV = "EMBERTA_DATA"
+
+
+def data_root(data_dir: str | Path | None) -> Path:
+    """--data-dir, else EMBERTA_DATA; an OptionError says how to set them when neither is given."""
+    chosen = data_dir or os.environ.get(DATA_ENV)
+    if not chosen:
+        raise OptionError(f"no data directory: pass --data-dir DIR (data_dir=...) or set {DATA_ENV}")
+    return Path(chosen).expanduser()
+
+
+def evaluate(
+    encoder_or_spec: Encoder | str | Path = "default",
+    tasks: str | list[str] | list[TaskSpec] | None = None,
+    *,
+    data_dir: str | Path | None = None,
+    output_dir: str | Path | None = None,
+    cache: bool | EmbeddingStore = True,
+    batch_size: int = 32,
+    show_progress: bool | None = None,
+    on_result: Callable[[TaskResult], None] | None = None,
+) -> list[TaskResult]:
+    """Evaluate an encoder on tasks: registered names, a suite ("quick", "full"), or TaskSpecs (ad-hoc tasks).
+
+    data_dir: where task folders are looked up (default EMBERTA_DATA). output_dir: when given, one
+    MTEB-style JSON per task is written to output_dir/<model>/<fingerprint[:12]>/<task>.json. cache: True
+    uses the on-disk embedding cache (EMBERTA_CACHE), False an in-memory one for this call only.
+    Returns one TaskResult per task, in order; scores are fractions (x100 for display).
+    """
+    encoder = encoder_or_spec if isinstance(encoder_or_spec, Encoder) else load_encoder(encoder_or_spec)
+    specs = tasks if tasks and isinstance(tasks, list) and isinstance(tasks[0], TaskSpec) else resolve_tasks(tasks)
+    root = data_root(data_dir) if any(not Path(s.folder).is_absolute() for s in specs) else Path("/")
+    for spec in specs:  # fail on a missing folder before any encoding
+        task_folder(spec, root)
+    store = _store_for(cache)
+    out_folder = None
+    if output_dir is not None:
+        out_folder = Path(output_dir) / encoder.name.replace("/", "__") / encoder.fingerprint[:12]
+    results = []
+    try:
+        for spec in specs:
+            result = evaluate_task(spec, encoder, store, root, batch_size=batch_size, show_progress=show_progress)
+            if out_folder is not None:
+                result.info["result_file"] = str(result.write(out_folder))
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+    finally:
+        if store is not cache:
+            store.close()
+    return results
+
+
+def _store_for(cache: bool | EmbeddingStore) -> EmbeddingStore:
+    if isinstance(cache, EmbeddingStore):
+        return cache
+    return EmbeddingStore.default() if cache else EmbeddingStore(None)
+
+
+def task_folder(spec: TaskSpec, root: Path) -> Path:
+    folder = root / spec.folder
+    if not folder.is_dir():
+        raise InputError(
+            f"dataset folder of task {spec.name} not found (looked for {folder}); pass --data-dir (or set "
+            f"{DATA_ENV}) to the directory that holds {spec.folder}/"
+        )
+    return folder
+
+
+def evaluate_task(
+    spec: TaskSpec, encoder: Encoder, store: EmbeddingStore, root: Path, *, batch_size: int = 32,
+    show_progress: bool | None = None,
+) -> TaskResult:  # fmt: skip
+    """Run one task; returns its TaskResult (not written anywhere)."""
+    folder = task_folder(spec, root)
+    start = time.perf_counter()
+
+    def embed(texts: list[str], role: str | None = None) -> np.ndarray:
+        prompt_name = role if role in encoder.prompts else None
+        return store.encode(encoder, texts, prompt_name=prompt_name, batch_size=batch_size, show_progress=show_progress)
+
+    runner = _RUNNERS[spec.type]
+    subsets = []
+    files_used: list[Path] = []
+    for subset, files in spec.subsets.items():
+        paths = [folder / f for f in files]
+        files_used += paths
+        metrics = runner(spec, folder, subset, paths, embed)
+        metrics["main_score"] = metrics[spec.main_score]
+        subsets.append(SubsetScores(subset, spec.languages.get(subset, []), metrics))
+    info = {
+        "emberta_version": __version__,
+        "model": encoder.name,
+        "fingerprint": encoder.fingerprint,
+        "data": str(folder),
+        "dataset_revision": _files_digest(files_used + [folder / f for f in spec.train.values()]),
+    }
+    return TaskResult(spec.name, spec.type, spec.main_score, spec.split, subsets, time.perf_counter() - start, info)
+
+
+Embed = Callable[..., np.ndarray]
+
+
+def _run_sts(spec: TaskSpec, folder: Path, subset: str, paths: list[Path], embed: Embed) -> dict:
+    data = datasets.read_sts(*paths)
+    a, b = _pair_vectors(data, embed)
+    return sts.evaluate_sts(a, b, data.values)
+
+
+def _run_pairs(spec: TaskSpec, folder: Path, subset: str, paths: list[Path], embed: Embed) -> dict:
+    data = datasets.read_pairs(*paths)
+    a, b = _pair_vectors(data, embed)
+    return pair_classification.evaluate_pair_classification(a, b, data.values)
+
+
+def _pair_vectors(data: datasets.PairData, embed: Embed) -> tuple[np.ndarray, np.ndarray]:
+    vectors = embed(data.sentences1 + data.sentences2)
+    return vectors[: len(data.sentences1)], vectors[len(data.sentences1) :]
+
+
+def _run_classification(spec: TaskSpec, folder: Path, subset: str, paths: list[Path], embed: Embed) -> dict:
+    train_path = folder / spec.train[subset]  # an absolute train path (ad-hoc tasks) stays as it is
+    train = datasets.read_labelled(train_path, spec.text_field)
+    test = datasets.read_labelled(paths[0], spec.text_field)
+    known = set(train.labels)
+    for label, line in zip(test.labels, test.lines, strict=True):
+        if label not in known:
+            raise InputError(
+                f"label {label!r} does not occur in the training file {train_path}; "
+                "a classifier cannot predict it (fix the label or add training rows for it)",
+                path=paths[0],
+                line=line,
+            )
+    experiments = classification.undersample_experiments(train.labels, spec.samples_per_label, spec.n_experiments)
+    union = sorted(set().union(*experiments))
+    vectors = embed([train.texts[i] for i in union] + test.texts)
+    train_vectors = np.zeros((len(train.texts), vectors.shape[1]), dtype=np.float32)
+    train_vectors[union] = vectors[: len(union)]
+    return classification.evaluate_classification(
+        train_vectors, train.labels, vectors[len(union) :], test.labels, experiments
+    )
+
+
+def _run_clustering(spec: TaskSpec, folder: Path, subset: str, paths: list[Path], embed: Embed) -> dict:
+    data = datasets.read_labelled(paths[0], spec.text_field)
+    rng = random.Random(clustering.SEED)
+    rows = clustering.sample_documents(len(data.texts), rng)
+    if len(rows) < 2:
+        raise InputError(
+            f"{len(data.texts)} documents are too few: clustering embeds a 4% sample and needs 2 or more",
+            path=paths[0],
+        )
+    vectors = embed([data.texts[i] for i in rows])
+    return clustering.evaluate_clustering(vectors, [data.labels[i] for i in rows], rng)
+
+
+def _run_retrieval(spec: TaskSpec, folder: Path, subset: str, paths: list[Path], embed: Embed) -> dict:
+    data = datasets.read_beir(paths[0], spec.split)
+    doc_ids, query_ids = list(data.corpus), list(data.queries)
+    doc_vectors = embed([data.corpus[d] for d in doc_ids], "document")
+    query_vectors = embed([data.queries[q] for q in query_ids], "query")
+    run = retrieval.search(query_vectors, doc_vectors, doc_ids, query_ids)
+    return retrieval.retrieval_metrics(run, data.qrels)
+
+
+def _run_reranking(spec: TaskSpec, folder: Path, subset: str, paths: list[Path], embed: Embed) -> dict:
+    items = datasets.read_reranking(paths[0])
+    query_vectors = embed([item.query for item in items], "query")
+    candidates = [c for item in items for c in item.positives + item.negatives]
+    candidate_vectors = embed(candidates, "document")
+    per_query, start = [], 0
+    for item in items:
+        n = len(item.positives) + len(item.negatives)
+        per_query.append(candidate_vectors[start : start + n])
+        start += n
+    return reranking.evaluate_reranking(query_vectors, per_query, [len(item.positives) for item in items])
+
+
+def _run_bitext(spec: TaskSpec, folder: Path, subset: str, paths: list[Path], embed: Embed) -> dict:
+    data = datasets.read_bitext(paths[0])
+    a, b = _pair_vectors(data, embed)
+    return bitext.evaluate_bitext(a, b)
+
+
+_RUNNERS = {
+    STS: _run_sts,
+    PAIR_CLASSIFICATION: _run_pairs,
+    CLASSIFICATION: _run_classification,
+    CLUSTERING: _run_clustering,
+    RETRIEVAL: _run_retrieval,
+    RERANKING: _run_reranking,
+    BITEXT_MINING: _run_bitext,
+}
+
+
+def _files_digest(paths: list[Path]) -> str:
+    """sha256 (first 16 hex digits) of the data files' names and bytes: the local "dataset revision"."""
+    digest = hashlib.sha256()
+    for path in paths:
+        for file in sorted(path.rglob("*")) if path.is_dir() else [path]:
+            if file.is_file():
+                digest.update(file.name.encode())
+                digest.update(file.read_bytes())
+    return "local-" + digest.hexdigest()[:16]

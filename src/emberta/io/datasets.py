@@ -1,0 +1,229 @@
+"""Readers for evaluation datasets (formats of ../shared/datasets/README.md), validating every row.
+
+STS `{"sentence1", "sentence2", "score"}`, pairs `{"sentence1", "sentence2", "label": 0|1}`, labelled texts
+`{"text", "label"}` (classification, clustering), BEIR retrieval folders (corpus.jsonl[.gz], queries.jsonl,
+qrels/<split>.tsv), reranking `{"query", "positive": [...], "negative": [...]}`, bitext `{"sentence1",
+"sentence2"}`. Any .jsonl may be gzipped. Errors name file:line.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from emberta.errors import InputError
+from emberta.io.lines import LineSource
+
+
+class DataWarning(UserWarning):
+    """Rows that were skipped because they cannot be used (e.g. qrels naming unknown documents)."""
+
+
+@dataclass(frozen=True)
+class PairData:
+    """Two aligned text columns and one value per pair (a gold score for STS, a 0/1 label for pairs)."""
+
+    sentences1: list[str]
+    sentences2: list[str]
+    values: list[float]
+
+
+@dataclass(frozen=True)
+class LabelledTexts:
+    texts: list[str]
+    labels: list[str]
+    lines: list[int]
+
+
+@dataclass(frozen=True)
+class RetrievalData:
+    """A BEIR split: documents (id -> title + " " + text, stripped), queries with at least one judged
+    relevant document (id -> text), qrels (query id -> {document id: relevance})."""
+
+    corpus: dict[str, str]
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+
+
+@dataclass(frozen=True)
+class RerankingItem:
+    query: str
+    positives: list[str]
+    negatives: list[str]
+
+
+def _rows(path: Path):
+    rows = list(LineSource(path).json_objects())
+    if not rows:
+        raise InputError("the file has no rows (it is empty)", path=path)
+    return rows
+
+
+def _text(obj: dict, field: str, path: Path, line: int) -> str:
+    if field not in obj:
+        fields = ", ".join(map(repr, obj)) or "none"
+        raise InputError(f"no field {field!r} (fields: {fields})", path=path, line=line)
+    value = obj[field]
+    if not isinstance(value, str):
+        raise InputError(f"field {field!r} is {type(value).__name__}, not a string", path=path, line=line)
+    return value
+
+
+def _number(obj: dict, field: str, path: Path, line: int) -> float:
+    if field not in obj:
+        raise InputError(f"no field {field!r}", path=path, line=line)
+    value = obj[field]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InputError(f"field {field!r} must be a finite number, got {value!r}", path=path, line=line)
+    return float(value)
+
+
+def read_sts(*paths: Path) -> PairData:
+    """STS pairs from one or more files (concatenated in order)."""
+    s1, s2, scores = [], [], []
+    for path in paths:
+        for line, obj in _rows(path):
+            s1.append(_text(obj, "sentence1", path, line))
+            s2.append(_text(obj, "sentence2", path, line))
+            scores.append(_number(obj, "score", path, line))
+    return PairData(s1, s2, scores)
+
+
+def read_pairs(*paths: Path) -> PairData:
+    """Pair-classification pairs; labels must be 0 or 1."""
+    s1, s2, labels = [], [], []
+    for path in paths:
+        for line, obj in _rows(path):
+            s1.append(_text(obj, "sentence1", path, line))
+            s2.append(_text(obj, "sentence2", path, line))
+            label = obj.get("label")
+            if label not in (0, 1) or isinstance(label, bool):
+                raise InputError(f"field 'label' must be 0 or 1, got {label!r}", path=path, line=line)
+            labels.append(int(label))
+    if len(set(labels)) < 2:
+        raise InputError("pair classification needs both labels 0 and 1 among the pairs", path=paths[0])
+    return PairData(s1, s2, [float(x) for x in labels])
+
+
+def read_labelled(path: Path, text_field: str = "text", label_field: str = "label") -> LabelledTexts:
+    """Texts with a label each (label names; integers are read as their decimal string)."""
+    texts, labels, lines = [], [], []
+    for line, obj in _rows(path):
+        texts.append(_text(obj, text_field, path, line))
+        label = obj.get(label_field)
+        if isinstance(label, bool) or not isinstance(label, (str, int)):
+            raise InputError(
+                f"field {label_field!r} must be a string or an integer, got {label!r}", path=path, line=line
+            )
+        labels.append(str(label))
+        lines.append(line)
+    return LabelledTexts(texts, labels, lines)
+
+
+def read_bitext(path: Path) -> PairData:
+    """Aligned sentences: row i of sentence1 translates row i of sentence2."""
+    s1, s2 = [], []
+    for line, obj in _rows(path):
+        s1.append(_text(obj, "sentence1", path, line))
+        s2.append(_text(obj, "sentence2", path, line))
+    return PairData(s1, s2, [])
+
+
+def read_reranking(path: Path) -> list[RerankingItem]:
+    """Queries with their candidate lists; items lacking positives or negatives are skipped (as MTEB does)."""
+    items, skipped = [], 0
+    for line, obj in _rows(path):
+        query = _text(obj, "query", path, line)
+        lists = {}
+        for field in ("positive", "negative"):
+            value = obj.get(field)
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise InputError(f"field {field!r} must be a list of strings", path=path, line=line)
+            lists[field] = value
+        if not lists["positive"] or not lists["negative"]:
+            skipped += 1
+            continue
+        items.append(RerankingItem(query, lists["positive"], lists["negative"]))
+    if skipped:
+        warnings.warn(
+            DataWarning(f"{path}: skipped {skipped} queries without both positives and negatives"), stacklevel=2
+        )
+    if not items:
+        raise InputError("no query has both positive and negative candidates", path=path)
+    return items
+
+
+def read_beir(folder: Path, split: str = "test") -> RetrievalData:
+    """A BEIR retrieval folder. Qrels naming unknown documents or queries are counted, warned about and skipped;
+    queries without a relevant document are dropped (as MTEB does)."""
+    folder = Path(folder)
+    corpus_path = _first_existing(folder, ["corpus.jsonl", "corpus.jsonl.gz"])
+    queries_path = _first_existing(folder, ["queries.jsonl", "queries.jsonl.gz"])
+    qrels_path = folder / "qrels" / f"{split}.tsv"
+    if not qrels_path.is_file():
+        raise InputError(f"no qrels for split {split!r}; expected a BEIR folder with qrels/{split}.tsv", path=folder)
+
+    corpus = {}
+    for line, obj in _rows(corpus_path):
+        doc_id = _id(obj, corpus_path, line)
+        title = obj.get("title") or ""
+        if not isinstance(title, str):
+            raise InputError("field 'title' must be a string", path=corpus_path, line=line)
+        text = _text(obj, "text", corpus_path, line)
+        corpus[doc_id] = (title + " " + text).strip() if title else text.strip()
+    all_queries = {
+        _id(obj, queries_path, line): _text(obj, "text", queries_path, line) for line, obj in _rows(queries_path)
+    }
+
+    qrels: dict[str, dict[str, int]] = {}
+    unknown_docs = unknown_queries = 0
+    lines = list(LineSource(qrels_path).lines())
+    if not lines or lines[0][1].split("\t")[:3] != ["query-id", "corpus-id", "score"]:
+        raise InputError("expected the header 'query-id<TAB>corpus-id<TAB>score'", path=qrels_path, line=1)
+    for line, text in lines[1:]:
+        if not text.strip():
+            continue
+        parts = text.split("\t")
+        if len(parts) < 3:
+            raise InputError("expected query-id<TAB>corpus-id<TAB>score", path=qrels_path, line=line)
+        try:
+            relevance = int(float(parts[2]))
+        except ValueError:
+            raise InputError(f"score {parts[2]!r} is not a number", path=qrels_path, line=line) from None
+        query_id, doc_id = parts[0], parts[1]
+        if doc_id not in corpus:
+            unknown_docs += 1
+            continue
+        if query_id not in all_queries:
+            unknown_queries += 1
+            continue
+        qrels.setdefault(query_id, {})[doc_id] = relevance
+    if unknown_docs or unknown_queries:
+        warnings.warn(
+            DataWarning(
+                f"{qrels_path}: skipped {unknown_docs} qrels naming documents absent from {corpus_path.name} and "
+                f"{unknown_queries} naming queries absent from {queries_path.name}"
+            ),
+            stacklevel=2,
+        )
+    qrels = {q: docs for q, docs in qrels.items() if any(r > 0 for r in docs.values())}
+    if not qrels:
+        raise InputError("no query has a relevant document in the corpus", path=qrels_path)
+    queries = {q: all_queries[q] for q in all_queries if q in qrels}
+    return RetrievalData(corpus, queries, qrels)
+
+
+def _id(obj: dict, path: Path, line: int) -> str:
+    value = obj.get("_id")
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InputError("field '_id' must be a string or an integer", path=path, line=line)
+    return str(value)
+
+
+def _first_existing(folder: Path, names: list[str]) -> Path:
+    for name in names:
+        if (folder / name).is_file():
+            return folder / name
+    raise InputError(f"missing {' or '.join(names)}; expected a BEIR folder", path=folder)

@@ -1,0 +1,67 @@
+"""Decode the lines of a text file (optionally .gz) with file:line errors, and parse JSON Lines."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from emberta.errors import InputError
+
+
+class LineSource:
+    """The decoded lines of one file. errors: "strict" raises on the first line that is not UTF-8, "replace"
+    decodes it with U+FFFD and counts it in `replaced_lines`."""
+
+    def __init__(self, path: str | Path, errors: str = "strict"):
+        self.path = Path(path)
+        self.errors = errors
+        self.replaced_lines = 0
+
+    def lines(self, keep_ends: bool = False) -> Iterator[tuple[int, str]]:
+        """(1-based line number, decoded line, without its end-of-line unless keep_ends)."""
+        opener = gzip.open if self.path.name.lower().endswith(".gz") else open
+        try:
+            with opener(self.path, "rb") as handle:
+                for number, raw in enumerate(handle, start=1):
+                    if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                        raw = raw[3:]
+                    line = self._decode(raw, number)
+                    yield number, line if keep_ends else line.rstrip("\r\n")
+        except FileNotFoundError:
+            raise InputError("no such file; check the path", path=self.path) from None
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise InputError(f"cannot read ({exc}); is the file complete?", path=self.path) from exc
+
+    def json_objects(self) -> Iterator[tuple[int, dict]]:
+        """(line number, object) for each non-blank line; a line that is not a JSON object is an InputError."""
+        for number, line in self.lines():
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(
+                    f"not valid JSON ({exc.msg} at column {exc.colno}); each line must be one JSON object",
+                    path=self.path,
+                    line=number,
+                ) from None
+            if not isinstance(obj, dict):
+                raise InputError(f"expected a JSON object, got {type(obj).__name__}", path=self.path, line=number)
+            yield number, obj
+
+    def _decode(self, raw: bytes, number: int) -> str:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if self.errors == "replace":
+                self.replaced_lines += 1
+                return raw.decode("utf-8", errors="replace")
+            bad = raw[exc.start : exc.start + 4]
+            raise InputError(
+                f"bytes that are not UTF-8 at column {exc.start + 1} ({bad!r}); convert the file to UTF-8 "
+                "(e.g. iconv -f latin1 -t utf-8) or pass --errors replace",
+                path=self.path,
+                line=number,
+            ) from None

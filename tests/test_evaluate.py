@@ -1,0 +1,188 @@
+"""The evaluation runner on a tiny model and small files: every task type end to end, the cache, result JSON,
+and each kind of bad input."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+
+import emberta
+from emberta.cache import EmbeddingStore
+from emberta.errors import InputError, OptionError
+from emberta.evaluate import evaluate
+from emberta.io.datasets import DataWarning, read_beir, read_sts
+from emberta.tasks.registry import adhoc_task, get_task, resolve_tasks
+
+WORDS = ["fox", "dog", "guitar", "weather", "book", "search", "cats", "numbers", "street", "breeze"]
+
+
+def write_jsonl(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def files(tmp_path):
+    sts = write_jsonl(tmp_path / "sts.jsonl", [
+        {"sentence1": f"the {w} is here", "sentence2": f"the {WORDS[(i + k) % 10]} is there", "score": 5.0 - k}
+        for i, w in enumerate(WORDS) for k in range(3)
+    ])  # fmt: skip
+    pairs = write_jsonl(tmp_path / "pairs.jsonl", [
+        {"sentence1": f"a {w}", "sentence2": f"a {WORDS[(i + k) % 10]}", "label": int(k == 0)}
+        for i, w in enumerate(WORDS) for k in range(2)
+    ])  # fmt: skip
+    labelled = [{"text": f"{w} number {j}", "label": w[:1]} for w in WORDS for j in range(6)]
+    train = write_jsonl(tmp_path / "train.jsonl", labelled)
+    test = write_jsonl(tmp_path / "test.jsonl", labelled[::3])
+    clusters = write_jsonl(
+        tmp_path / "clusters.jsonl", [{"text": f"{w} {j}", "label": w} for w in WORDS for j in range(10)]
+    )
+    rerank = write_jsonl(tmp_path / "rerank.jsonl", [
+        {"query": f"where is the {w}", "positive": [f"the {w} is in the street"], "negative": ["cats sleep", "numbers"]}
+        for w in WORDS
+    ])  # fmt: skip
+    bitext = write_jsonl(
+        tmp_path / "deu-eng.jsonl", [{"sentence1": f"der {w}", "sentence2": f"the {w}"} for w in WORDS]
+    )
+    beir = tmp_path / "beir"
+    write_jsonl(
+        beir / "corpus.jsonl", [{"_id": f"d{i}", "title": w, "text": f"all about the {w}"} for i, w in enumerate(WORDS)]
+    )
+    write_jsonl(beir / "queries.jsonl", [{"_id": f"q{i}", "text": f"tell me about {w}"} for i, w in enumerate(WORDS)])
+    (beir / "qrels").mkdir()
+    (beir / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "".join(f"q{i}\td{i}\t1\n" for i in range(10))
+    )
+    return {"sts": sts, "pairs": pairs, "train": train, "test": test, "clusters": clusters, "rerank": rerank,
+            "bitext": bitext, "beir": beir}  # fmt: skip
+
+
+def adhoc_specs(files):
+    return [
+        adhoc_task("sts", file=files["sts"]),
+        adhoc_task("pair-classification", file=files["pairs"]),
+        adhoc_task("classification", train=files["train"], test=files["test"], samples_per_label=2, n_experiments=3),
+        adhoc_task("clustering", file=files["clusters"]),
+        adhoc_task("retrieval", file=files["beir"]),
+        adhoc_task("reranking", file=files["rerank"]),
+        adhoc_task("bitext", file=files["bitext"], name="my-bitext"),
+    ]
+
+
+def test_every_task_type_end_to_end_with_cache_and_json(tiny_models, files, tmp_path):
+    encoder = emberta.load_encoder(tiny_models["bert-st"])
+    store = EmbeddingStore(tmp_path / "cache.sqlite")
+    results = evaluate(encoder, adhoc_specs(files), output_dir=tmp_path / "out", cache=store)
+    assert [r.task_type for r in results] == [
+        "STS", "PairClassification", "Classification", "Clustering", "Retrieval", "Reranking", "BitextMining"
+    ]  # fmt: skip
+    for result in results:
+        assert 0.0 <= abs(result.main_score) <= 1.0
+        saved = json.loads(Path(result.info["result_file"]).read_text())
+        assert saved["task_name"] == result.task_name
+        (subset,) = saved["scores"]["test"]
+        assert subset["hf_subset"] == "default" and subset["main_score"] == subset[result.main_score_name]
+        assert saved["emberta"]["fingerprint"] == encoder.fingerprint
+    assert results[-1].task_name == "my-bitext"
+    assert store.encoded > 0
+    encoded_once = store.encoded
+    store.close()
+
+    warm = EmbeddingStore(tmp_path / "cache.sqlite")
+    again = evaluate(encoder, adhoc_specs(files), cache=warm)
+    assert warm.encoded == 0 and warm.hits > 0  # a second run re-encodes nothing
+    assert [r.main_score for r in again] == pytest.approx([r.main_score for r in results], abs=1e-6)
+    assert encoded_once == len({t for t in warm._memory})  # each distinct (prompt, text) encoded exactly once
+
+
+def test_store_returns_what_the_encoder_returns(tiny_models):
+    import numpy as np
+
+    encoder = emberta.load_encoder(tiny_models["roberta-st"])
+    texts = ["a", "b", "a", "c"]
+    store = EmbeddingStore(None)
+    np.testing.assert_allclose(store.encode(encoder, texts), encoder.encode(texts), atol=1e-6)
+    assert store.encoded == 3
+    np.testing.assert_allclose(
+        store.encode(encoder, texts, prompt_name="query"), encoder.encode(texts, prompt_name="query"), atol=1e-6
+    )
+    assert store.encoded == 6  # another prompt is another key
+
+
+def test_unknown_task_lists_close_matches():
+    with pytest.raises(OptionError, match="unknown task 'STSBenchmrk'; did you mean STSBenchmark"):
+        get_task("STSBenchmrk")
+    assert [t.name for t in resolve_tasks("stsbenchmark, sts12")] == ["STSBenchmark", "STS12"]
+    assert len(resolve_tasks("quick")) == 7 and len({t.type for t in resolve_tasks("quick")}) == 7
+
+
+def test_missing_dataset_folder_says_where_and_how(tiny_models, tmp_path):
+    with pytest.raises(InputError, match=r"looked for .*stsbenchmark\); pass --data-dir \(or set EMBERTA_DATA\)"):
+        evaluate(tiny_models["bert"], "STSBenchmark", data_dir=tmp_path, cache=False)
+
+
+def test_malformed_rows_name_file_and_line(tmp_path):
+    path = tmp_path / "sts.jsonl"
+    path.write_text('{"sentence1": "a", "sentence2": "b", "score": 1}\n{"sentence1": "a", "score": 2}\n')
+    with pytest.raises(InputError, match=r"sts\.jsonl:2: no field 'sentence2'"):
+        read_sts(path)
+
+
+def test_sts_score_that_is_not_a_number(tmp_path):
+    path = tmp_path / "sts.jsonl"
+    path.write_text('{"sentence1": "a", "sentence2": "b", "score": "high"}\n')
+    with pytest.raises(InputError, match=r"sts\.jsonl:1: field 'score' must be a finite number, got 'high'"):
+        read_sts(path)
+
+
+def test_empty_dataset_file(tmp_path):
+    path = tmp_path / "sts.jsonl"
+    path.write_text("")
+    with pytest.raises(InputError, match="no rows"):
+        read_sts(path)
+
+
+def test_qrels_with_unknown_documents_are_counted_and_skipped(files):
+    qrels = files["beir"] / "qrels" / "test.tsv"
+    qrels.write_text(qrels.read_text() + "q1\tmissing-doc\t1\nq2\tgone\t1\n")
+    with pytest.warns(DataWarning, match="skipped 2 qrels naming documents absent"):
+        data = read_beir(files["beir"])
+    assert data.qrels["q1"] == {"d1": 1} and len(data.queries) == 10
+
+
+def test_classification_test_label_absent_from_train(tiny_models, files):
+    rows = files["test"].read_text() + json.dumps({"text": "brand new", "label": "unseen"}) + "\n"
+    files["test"].write_text(rows)
+    spec = adhoc_task("classification", train=files["train"], test=files["test"])
+    with pytest.raises(InputError, match=r"test\.jsonl:21: label 'unseen' does not occur in the training file"):
+        evaluate(tiny_models["bert"], [spec], cache=False)
+
+
+def test_adhoc_task_errors(files, tmp_path):
+    with pytest.raises(OptionError, match="unknown task type 'regression'"):
+        adhoc_task("regression", file=files["sts"])
+    with pytest.raises(OptionError, match="takes --train FILE and --test FILE"):
+        adhoc_task("classification", file=files["train"])
+    with pytest.raises(InputError, match="no such file"):
+        adhoc_task("sts", file=tmp_path / "nope.jsonl")
+    with pytest.raises(OptionError, match="BEIR folder"):
+        adhoc_task("retrieval", file=files["sts"])
+
+
+def test_no_data_dir(monkeypatch, tiny_models):
+    monkeypatch.delenv("EMBERTA_DATA", raising=False)
+    with pytest.raises(OptionError, match="pass --data-dir"):
+        evaluate(tiny_models["bert"], "STSBenchmark", cache=False)
+
+
+def test_reranking_items_without_negatives_are_skipped(tiny_models, files):
+    path = files["rerank"]
+    path.write_text(path.read_text() + json.dumps({"query": "q", "positive": ["p"], "negative": []}) + "\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        evaluate(tiny_models["bert"], [adhoc_task("reranking", file=path)], cache=False)
+    assert any("skipped 1 queries" in str(w.message) for w in caught)
