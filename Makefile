@@ -18,11 +18,9 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# The main job: the quick evaluation suite (one task per type) with the default model, scores beside MTEB's.
 run: install
-	mkdir -p $(BUILD)
-	$(VENV)/bin/emberta info default
-	$(VENV)/bin/emberta encode $(EMBERTA_DATA)/stsbenchmark/test.jsonl --field sentence1 --limit 200 \
-		--model default --out $(BUILD)/stsbenchmark-sample.npy
+	$(VENV)/bin/emberta eval --model default --suite quick --output-dir results
 
 test: install
 	$(PY) -m pytest -q
@@ -36,7 +34,10 @@ format: install
 	$(VENV)/bin/ruff check --fix src tests benchmarks
 
 bench: install
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) benchmarks/encode.py
+	$(PY) benchmarks/mteb_crosscheck.py
+	$(PY) benchmarks/eval_speed.py
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .ruff_cache

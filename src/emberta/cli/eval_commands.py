@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from emberta.cli.common import echo_err, handle_errors
+from emberta.cli.common import echo_err, handle_errors, progress_enabled
 
 PANEL = "Evaluate"
 TASK_TYPE_HELP = (
@@ -69,7 +69,7 @@ def eval_command(
 
     results = evaluate(
         encoder, specs, data_dir=data_dir, output_dir=output_dir, cache=not no_cache, batch_size=batch_size,
-        show_progress=False, on_result=progress,
+        show_progress=progress_enabled(quiet), on_result=progress,
     )  # fmt: skip
     _print_summary(results, encoder.name)
     if not quiet:
@@ -84,7 +84,9 @@ def _print_summary(results, model_name: str) -> None:
 
     table = Table(title=f"{model_name}: main scores (x100)", title_justify="left")
     for column in ("task", "type", "metric", "score", "published", "diff", "source"):
-        table.add_column(column, justify="right" if column in ("score", "published", "diff") else "left")
+        table.add_column(
+            column, justify="right" if column in ("score", "published", "diff") else "left", no_wrap=column == "task"
+        )
     for row in summary_rows(results, model_name):
         label = f"  {row.subset}" if row.subset else row.task
         ref = row.reference
@@ -108,21 +110,23 @@ def tasks_command(
     """List the registered tasks and suites, and whether their data is found."""
     import os
 
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
     from emberta.tasks.registry import SUITES, TASKS
 
     root = data_dir or (Path(os.environ["EMBERTA_DATA"]) if os.environ.get("EMBERTA_DATA") else None)
-    table = Table(title="tasks", title_justify="left")
-    for column in ("task", "type", "folder", "subsets", "MTEB data", "quick", "found"):
-        table.add_column(column)
+    table = Table(
+        title="tasks (suite full = all; quick = marked)", title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1)
+    )
+    for column in ("task", "type", "subsets", "notes"):
+        table.add_column(column, no_wrap=column != "notes")
     for spec in TASKS.values():
-        found = "?" if root is None else ("yes" if (root / spec.folder).is_dir() else "no")
-        table.add_row(
-            spec.name, spec.type, spec.folder, str(len(spec.subsets)), "yes" if spec.mteb else "",
-            "yes" if spec.name in SUITES["quick"] else "", found,
-        )  # fmt: skip
+        notes = ["MTEB data" if spec.mteb else "", "quick" if spec.name in SUITES["quick"] else ""]
+        if root is not None and not (root / spec.folder).is_dir():
+            notes.append(f"missing {spec.folder}/")
+        table.add_row(spec.name, spec.type, str(len(spec.subsets)), " ".join(n for n in notes if n))
     Console(highlight=False).print(table)
     if root is None:
         echo_err("set --data-dir or EMBERTA_DATA to see which datasets are found")
