@@ -149,38 +149,7 @@ def info(
         typer.echo(json.dumps(details, indent=2))
         return
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(title=details["name"], show_header=False, title_justify="left")
-    table.add_column("field", no_wrap=True)
-    table.add_column("value", overflow="fold")
-    labels = {
-        "format": "format",
-        "architecture": "architecture",
-        "model_type": "model type",
-        "layers": "layers",
-        "hidden_size": "hidden size",
-        "vocab_size": "vocabulary",
-        "parameters": "parameters",
-        "dim": "output dim",
-        "max_length": "max length (tokens)",
-        "position_limit": "position limit",
-        "pooling": "pooling",
-        "normalize": "normalized",
-        "modules": "modules",
-        "path": "path",
-        "fingerprint": "fingerprint",
-    }
-    for key, label in labels.items():
-        value = details[key]
-        if key == "parameters":
-            value = f"{value:,} ({value / 1e6:.1f} M)"
-        elif isinstance(value, list):
-            value = " -> ".join(value)
-        table.add_row(label, str(value))
-    prompts = {k: v for k, v in details["prompts"].items() if v}
-    shown = ", ".join(f"{k}={v!r}" for k, v in prompts.items()) or "none"
-    if details["default_prompt_name"]:
-        shown += f" (default: {details['default_prompt_name']})"
-    table.add_row("prompts", shown)
-    Console(highlight=False).print(table)
+    from emberta.report.tables import model_table
+
+    Console(highlight=False).print(model_table(details))

@@ -78,27 +78,11 @@ def eval_command(
 
 def _print_summary(results, model_name: str) -> None:
     from rich.console import Console
-    from rich.table import Table
 
-    from emberta.tasks.results import averages, summary_rows
+    from emberta.report.tables import summary_table
+    from emberta.tasks.results import summary_rows
 
-    table = Table(title=f"{model_name}: main scores (x100)", title_justify="left")
-    for column in ("task", "type", "metric", "score", "published", "diff", "source"):
-        table.add_column(
-            column, justify="right" if column in ("score", "published", "diff") else "left", no_wrap=column == "task"
-        )
-    for row in summary_rows(results, model_name):
-        label = f"  {row.subset}" if row.subset else row.task
-        ref = row.reference
-        diff = "" if ref is None else f"{row.difference:+.2f}" + ("" if row.within_tolerance else " !")
-        table.add_row(
-            label, "" if row.subset else row.task_type, "" if row.subset else row.metric, f"{row.score:.2f}",
-            "" if ref is None else f"{ref.value:.2f}", diff, "" if ref is None or row.subset else ref.source,
-        )  # fmt: skip
-    table.add_section()
-    for task_type, mean in averages(results).items():
-        table.add_row(f"average {task_type}", "", "", f"{mean:.2f}", "", "", "")
-    Console(highlight=False).print(table)
+    Console(highlight=False).print(summary_table(results, model_name))
     if any(r.reference is not None and not r.within_tolerance for r in summary_rows(results, model_name)):
         echo_err("! = further from the published score than the tolerance stated in docs/evaluation.md")
 
@@ -110,23 +94,11 @@ def tasks_command(
     """List the registered tasks and suites, and whether their data is found."""
     import os
 
-    from rich import box
     from rich.console import Console
-    from rich.table import Table
 
-    from emberta.tasks.registry import SUITES, TASKS
+    from emberta.report.tables import tasks_table
 
     root = data_dir or (Path(os.environ["EMBERTA_DATA"]) if os.environ.get("EMBERTA_DATA") else None)
-    table = Table(
-        title="tasks (suite full = all; quick = marked)", title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1)
-    )
-    for column in ("task", "type", "subsets", "notes"):
-        table.add_column(column, no_wrap=column != "notes")
-    for spec in TASKS.values():
-        notes = ["MTEB data" if spec.mteb else "", "quick" if spec.name in SUITES["quick"] else ""]
-        if root is not None and not (root / spec.folder).is_dir():
-            notes.append(f"missing {spec.folder}/")
-        table.add_row(spec.name, spec.type, str(len(spec.subsets)), " ".join(n for n in notes if n))
-    Console(highlight=False).print(table)
+    Console(highlight=False).print(tasks_table(root))
     if root is None:
         echo_err("set --data-dir or EMBERTA_DATA to see which datasets are found")

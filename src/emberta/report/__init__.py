@@ -1,0 +1,1 @@
+"""Presentation: terminal tables (rich) for model details, tasks and evaluation summaries."""

@@ -1,0 +1,89 @@
+"""Rich tables for the terminal. Each function takes library results and returns a Table to print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich import box
+from rich.table import Table
+
+from emberta.tasks.registry import SUITES, TASKS
+from emberta.tasks.results import TaskResult, averages, summary_rows
+
+_MODEL_FIELDS = {
+    "format": "format",
+    "architecture": "architecture",
+    "model_type": "model type",
+    "layers": "layers",
+    "hidden_size": "hidden size",
+    "vocab_size": "vocabulary",
+    "parameters": "parameters",
+    "dim": "output dim",
+    "max_length": "max length (tokens)",
+    "position_limit": "position limit",
+    "pooling": "pooling",
+    "normalize": "normalized",
+    "modules": "modules",
+    "path": "path",
+    "fingerprint": "fingerprint",
+}
+
+
+def model_table(details: dict) -> Table:
+    """`emberta info`: one row per field of Encoder.describe()."""
+    table = Table(title=details["name"], show_header=False, title_justify="left")
+    table.add_column("field", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    for key, label in _MODEL_FIELDS.items():
+        value = details[key]
+        if key == "parameters":
+            value = f"{value:,} ({value / 1e6:.1f} M)"
+        elif isinstance(value, list):
+            value = " -> ".join(value)
+        table.add_row(label, str(value))
+    prompts = {k: v for k, v in details["prompts"].items() if v}
+    shown = ", ".join(f"{k}={v!r}" for k, v in prompts.items()) or "none"
+    if details["default_prompt_name"]:
+        shown += f" (default: {details['default_prompt_name']})"
+    table.add_row("prompts", shown)
+    return table
+
+
+def summary_table(results: list[TaskResult], model_name: str) -> Table:
+    """`emberta eval`: main score x100 per task (and subset), the published score and the difference
+    ("!" beyond tolerance), then averages per task type."""
+    table = Table(title=f"{model_name}: main scores (x100)", title_justify="left")
+    for column in ("task", "type", "metric", "score", "published", "diff", "source"):
+        numeric = column in ("score", "published", "diff")
+        table.add_column(column, justify="right" if numeric else "left", no_wrap=column == "task")
+    for row in summary_rows(results, model_name):
+        ref = row.reference
+        diff = "" if ref is None else f"{row.difference:+.2f}" + ("" if row.within_tolerance else " !")
+        table.add_row(
+            f"  {row.subset}" if row.subset else row.task,
+            "" if row.subset else row.task_type,
+            "" if row.subset else row.metric,
+            f"{row.score:.2f}",
+            "" if ref is None else f"{ref.value:.2f}",
+            diff,
+            "" if ref is None or row.subset else ref.source,
+        )
+    table.add_section()
+    for task_type, mean in averages(results).items():
+        table.add_row(f"average {task_type}", "", "", f"{mean:.2f}", "", "", "")
+    return table
+
+
+def tasks_table(root: Path | None) -> Table:
+    """`emberta tasks`: registered tasks, their type and subsets, MTEB data, quick suite, missing data."""
+    table = Table(
+        title="tasks (suite full = all; quick = marked)", title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1)
+    )
+    for column in ("task", "type", "subsets", "notes"):
+        table.add_column(column, no_wrap=column != "notes")
+    for spec in TASKS.values():
+        notes = ["MTEB data" if spec.mteb else "", "quick" if spec.name in SUITES["quick"] else ""]
+        if root is not None and not (root / spec.folder).is_dir():
+            notes.append(f"missing {spec.folder}/")
+        table.add_row(spec.name, spec.type, str(len(spec.subsets)), " ".join(n for n in notes if n))
+    return table
