@@ -18,6 +18,7 @@ import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ.setdefault("TQDM_DISABLE", "1")  # mteb's bitext evaluator and model loading draw bars regardless
 
 import argparse
 import dataclasses
@@ -231,7 +232,9 @@ class Check:
     def emberta_spec(self) -> TaskSpec:
         spec = TASKS[self.name]
         if self.name == "Tatoeba":
-            spec = dataclasses.replace(spec, subsets={TATOEBA_PAIR: (f"{TATOEBA_PAIR}.jsonl",)}, languages=TATOEBA_LANGS)
+            spec = dataclasses.replace(
+                spec, subsets={TATOEBA_PAIR: (f"{TATOEBA_PAIR}.jsonl",)}, languages=TATOEBA_LANGS
+            )
         return spec
 
 
@@ -272,6 +275,7 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", message=".*is currently in beta.*")
+    warnings.filterwarnings("ignore", message="To copy construct from a tensor")  # mteb's bitext evaluator
     from datasets.utils.logging import disable_progress_bar
 
     disable_progress_bar()
@@ -329,16 +333,18 @@ def main() -> int:
     import sentence_transformers
 
     import emberta
+    from emberta.evaluate import evaluate  # not emberta.evaluate: after its first call that name is the submodule
 
-    print(f"mteb {mteb.__version__}, sentence-transformers {sentence_transformers.__version__}, "
-          f"emberta {emberta.__version__}; data: {args.data_dir}", flush=True)  # fmt: skip
+    print(
+        f"mteb {mteb.__version__}, sentence-transformers {sentence_transformers.__version__}, "
+        f"emberta {emberta.__version__}; data: {args.data_dir}",
+        flush=True,
+    )
     model = load_st_model()
     theirs = run_mteb(model, [c.mteb_task(args.data_dir) for c in checks])
     encoder = emberta.load_encoder("default")
-    ours = emberta.evaluate(
-        encoder, [c.emberta_spec() for c in checks], data_dir=args.data_dir, cache=False, batch_size=BATCH_SIZE,
-        show_progress=False,
-    )  # fmt: skip
+    specs = [c.emberta_spec() for c in checks]
+    ours = evaluate(encoder, specs, data_dir=args.data_dir, cache=False, batch_size=BATCH_SIZE, show_progress=False)
 
     header = f"{'task':34} {'type':18} {'metric':16} {'mteb':>8} {'emberta':>8} {'diff':>7} {'tol':>5}  result"
     print("\n" + header + "\n" + "-" * len(header))
@@ -351,8 +357,10 @@ def main() -> int:
         ok = abs(diff) <= check.tolerance
         if not ok:
             failed.append(check.name)
-        print(f"{check.label:34} {our.task_type:18} {our.main_score_name:16} {m_score:8.2f} {e_score:8.2f} "
-              f"{diff:+7.2f} {check.tolerance:5.1f}  {'OK' if ok else 'FAIL'}")  # fmt: skip
+        print(
+            f"{check.label:34} {our.task_type:18} {our.main_score_name:16} {m_score:8.2f} {e_score:8.2f} "
+            f"{diff:+7.2f} {check.tolerance:5.1f}  {'OK' if ok else 'FAIL'}"
+        )
         details.append((check, mteb_metrics(their), emberta_metrics(our)))
 
     print("\nmteb's exact values and other metrics (x100; informational, not gated)")
@@ -364,7 +372,10 @@ def main() -> int:
             o = f"{ours_m[metric] * 100:.2f}" if metric in ours_m else "-"
             parts.append(f"{metric} {t}/{o}")
         print(f"  {check.label}: " + "; ".join(parts))
-    print(f"\n{len(checks) - len(failed)}/{len(checks)} within tolerance" + (f"; FAIL: {', '.join(failed)}" if failed else ""))
+    print(
+        f"\n{len(checks) - len(failed)}/{len(checks)} within tolerance"
+        + (f"; FAIL: {', '.join(failed)}" if failed else "")
+    )
     return 1 if failed else 0
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from rich import box
 from rich.table import Table
 
+from emberta.tasks.references import PEER
 from emberta.tasks.registry import SUITES, TASKS
 from emberta.tasks.results import TaskResult, averages, summary_rows
 
@@ -51,26 +52,24 @@ def model_table(details: dict) -> Table:
 
 def summary_table(results: list[TaskResult], model_name: str) -> Table:
     """`emberta eval`: main score x100 per task (and subset), the published score and the difference
-    ("!" beyond tolerance), then averages per task type."""
-    table = Table(title=f"{model_name}: main scores (x100)", title_justify="left")
-    for column in ("task", "type", "metric", "score", "published", "diff", "source"):
+    ("!" beyond tolerance; "*" marks values mteb computed on local sets that differ from MTEB's), then averages
+    per task type."""
+    table = Table(
+        title=f"{model_name}: main scores (x100)", title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1),
+        caption=f"published: MTEB's results; * {PEER} (the local set differs from MTEB's)", caption_justify="left",
+    )  # fmt: skip
+    for column in ("task", "metric", "score", "published", "diff"):
         numeric = column in ("score", "published", "diff")
-        table.add_column(column, justify="right" if numeric else "left", no_wrap=column == "task")
+        table.add_column(column, justify="right" if numeric else "left", no_wrap=True, min_width=len(column) + 1)
     for row in summary_rows(results, model_name):
         ref = row.reference
+        published = "" if ref is None else f"{ref.value:.2f}" + ("*" if ref.source == PEER else "")
         diff = "" if ref is None else f"{row.difference:+.2f}" + ("" if row.within_tolerance else " !")
-        table.add_row(
-            f"  {row.subset}" if row.subset else row.task,
-            "" if row.subset else row.task_type,
-            "" if row.subset else row.metric,
-            f"{row.score:.2f}",
-            "" if ref is None else f"{ref.value:.2f}",
-            diff,
-            "" if ref is None or row.subset else ref.source,
-        )
+        label = f"  {row.subset}" if row.subset else row.task
+        table.add_row(label, "" if row.subset else row.metric, f"{row.score:.2f}", published, diff)
     table.add_section()
     for task_type, mean in averages(results).items():
-        table.add_row(f"average {task_type}", "", "", f"{mean:.2f}", "", "", "")
+        table.add_row(f"average {task_type}", "", f"{mean:.2f}", "", "")
     return table
 
 
