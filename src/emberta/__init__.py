@@ -8,18 +8,10 @@ from __future__ import annotations
 
 from emberta.encoders import Encoder, LongTextWarning, load_encoder
 from emberta.errors import EmbertaError, InputError, ModelError, OptionError, OutputError
+from emberta.evaluate import evaluate
 from emberta.io.readers import read_texts
 from emberta.io.vectors import read_vectors, write_vectors
-
-__version__ = "0.1.0"
-
-
-def evaluate(*args, **kwargs):
-    """Evaluate an encoder on MTEB-style tasks; see emberta.evaluate.evaluate (imported on first use)."""
-    from emberta.evaluate import evaluate as run
-
-    return run(*args, **kwargs)
-
+from emberta.version import __version__
 
 __all__ = [
     "EmbertaError",

@@ -12,12 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from emberta import __version__
 from emberta.cache import EmbeddingStore
 from emberta.encoders import Encoder, load_encoder
 from emberta.errors import InputError, OptionError
 from emberta.io import datasets
-from emberta.tasks import bitext, classification, clustering, pair_classification, reranking, retrieval, sts
 from emberta.tasks.registry import (
     BITEXT_MINING,
     CLASSIFICATION,
@@ -30,6 +28,7 @@ from emberta.tasks.registry import (
     resolve_tasks,
 )
 from emberta.tasks.results import SubsetScores, TaskResult
+from emberta.version import __version__
 
 DATA_ENV = "EMBERTA_DATA"
 
@@ -132,15 +131,20 @@ def evaluate_task(
 
 
 Embed = Callable[..., np.ndarray]
+# Each runner imports its task module (scikit-learn, scipy) when it runs, so `import emberta` stays fast.
 
 
 def _run_sts(spec: TaskSpec, folder: Path, subset: str, paths: list[Path], embed: Embed) -> dict:
+    from emberta.tasks import sts
+
     data = datasets.read_sts(*paths)
     a, b = _pair_vectors(data, embed)
     return sts.evaluate_sts(a, b, data.values)
 
 
 def _run_pairs(spec: TaskSpec, folder: Path, subset: str, paths: list[Path], embed: Embed) -> dict:
+    from emberta.tasks import pair_classification
+
     data = datasets.read_pairs(*paths)
     a, b = _pair_vectors(data, embed)
     return pair_classification.evaluate_pair_classification(a, b, data.values)
@@ -152,6 +156,8 @@ def _pair_vectors(data: datasets.PairData, embed: Embed) -> tuple[np.ndarray, np
 
 
 def _run_classification(spec: TaskSpec, folder: Path, subset: str, paths: list[Path], embed: Embed) -> dict:
+    from emberta.tasks import classification
+
     train_path = folder / spec.train[subset]  # an absolute train path (ad-hoc tasks) stays as it is
     train = datasets.read_labelled(train_path, spec.text_field)
     test = datasets.read_labelled(paths[0], spec.text_field)
@@ -175,6 +181,8 @@ def _run_classification(spec: TaskSpec, folder: Path, subset: str, paths: list[P
 
 
 def _run_clustering(spec: TaskSpec, folder: Path, subset: str, paths: list[Path], embed: Embed) -> dict:
+    from emberta.tasks import clustering
+
     data = datasets.read_labelled(paths[0], spec.text_field)
     rng = random.Random(clustering.SEED)
     rows = clustering.sample_documents(len(data.texts), rng)
@@ -188,6 +196,8 @@ def _run_clustering(spec: TaskSpec, folder: Path, subset: str, paths: list[Path]
 
 
 def _run_retrieval(spec: TaskSpec, folder: Path, subset: str, paths: list[Path], embed: Embed) -> dict:
+    from emberta.tasks import retrieval
+
     data = datasets.read_beir(paths[0], spec.split)
     doc_ids, query_ids = list(data.corpus), list(data.queries)
     doc_vectors = embed([data.corpus[d] for d in doc_ids], "document")
@@ -197,6 +207,8 @@ def _run_retrieval(spec: TaskSpec, folder: Path, subset: str, paths: list[Path],
 
 
 def _run_reranking(spec: TaskSpec, folder: Path, subset: str, paths: list[Path], embed: Embed) -> dict:
+    from emberta.tasks import reranking
+
     items = datasets.read_reranking(paths[0])
     query_vectors = embed([item.query for item in items], "query")
     candidates = [c for item in items for c in item.positives + item.negatives]
@@ -210,6 +222,8 @@ def _run_reranking(spec: TaskSpec, folder: Path, subset: str, paths: list[Path],
 
 
 def _run_bitext(spec: TaskSpec, folder: Path, subset: str, paths: list[Path], embed: Embed) -> dict:
+    from emberta.tasks import bitext
+
     data = datasets.read_bitext(paths[0])
     a, b = _pair_vectors(data, embed)
     return bitext.evaluate_bitext(a, b)

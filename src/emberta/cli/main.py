@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from emberta import __version__
 from emberta.cli import encode_commands, eval_commands
+from emberta.version import __version__
 
 app = typer.Typer(
     name="emberta",
