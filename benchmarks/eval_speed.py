@@ -78,7 +78,6 @@ def main() -> int:
 
     import emberta
     from emberta.cache import EmbeddingStore
-    from emberta.evaluate import evaluate  # not emberta.evaluate: after its first call that name is the submodule
 
     print(
         f"machine: {os.cpu_count()} CPUs ({len(os.sched_getaffinity(0))} usable), torch threads "
@@ -115,7 +114,9 @@ def main() -> int:
     def timed_emberta(run: str, store: EmbeddingStore) -> None:
         print(f"  {run} ... (load {load_average()})", flush=True)
         start = time.perf_counter()
-        results = evaluate(ours, specs, data_dir=args.data_dir, cache=store, batch_size=BATCH_SIZE, show_progress=False)
+        results = emberta.evaluate(
+            ours, specs, data_dir=args.data_dir, cache=store, batch_size=BATCH_SIZE, show_progress=False
+        )
         seconds[run] = time.perf_counter() - start
         per_task[run] = {c.label: (r.evaluation_time, r.main_score) for c, r in zip(checks, results, strict=True)}
         print(f"    texts encoded {store.encoded}, cache hits {store.hits}", flush=True)

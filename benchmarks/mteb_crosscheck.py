@@ -333,7 +333,6 @@ def main() -> int:
     import sentence_transformers
 
     import emberta
-    from emberta.evaluate import evaluate  # not emberta.evaluate: after its first call that name is the submodule
 
     print(
         f"mteb {mteb.__version__}, sentence-transformers {sentence_transformers.__version__}, "
@@ -344,7 +343,9 @@ def main() -> int:
     theirs = run_mteb(model, [c.mteb_task(args.data_dir) for c in checks])
     encoder = emberta.load_encoder("default")
     specs = [c.emberta_spec() for c in checks]
-    ours = evaluate(encoder, specs, data_dir=args.data_dir, cache=False, batch_size=BATCH_SIZE, show_progress=False)
+    ours = emberta.evaluate(
+        encoder, specs, data_dir=args.data_dir, cache=False, batch_size=BATCH_SIZE, show_progress=False
+    )
 
     header = f"{'task':34} {'type':18} {'metric':16} {'mteb':>8} {'emberta':>8} {'diff':>7} {'tol':>5}  result"
     print("\n" + header + "\n" + "-" * len(header))
