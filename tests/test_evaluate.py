@@ -186,3 +186,45 @@ def test_reranking_items_without_negatives_are_skipped(tiny_models, files):
         warnings.simplefilter("always")
         evaluate(tiny_models["bert"], [adhoc_task("reranking", file=path)], cache=False)
     assert any("skipped 1 queries" in str(w.message) for w in caught)
+
+
+def test_task_prompt_follows_mteb_order():
+    from emberta.evaluate import task_prompt
+
+    spec = get_task("SciFact")
+    prompts = {"query": "q: ", "passage": "p: ", "Retrieval-query": "rq: ", "SciFact": "sf: "}
+    assert task_prompt(prompts, spec, "query") == "sf: "  # task name beats task type and role
+    del prompts["SciFact"]
+    assert task_prompt(prompts, spec, "query") == "rq: "
+    assert task_prompt(prompts, spec, "document") == "p: "  # sentence-transformers' document -> passage fallback
+    assert task_prompt({"query": "q: ", "document": ""}, get_task("STSBenchmark"), None) is None
+    assert task_prompt({"STS": "sts: "}, get_task("STSBenchmark"), None) == "sts: "
+
+
+def test_queries_judged_only_zero_are_kept(files):
+    qrels = files["beir"] / "qrels" / "test.tsv"
+    qrels.write_text(qrels.read_text().replace("q3\td3\t1", "q3\td3\t0"))
+    data = read_beir(files["beir"])
+    assert data.qrels["q3"] == {"d3": 0} and "q3" in data.queries
+
+
+def test_model_similarity_function_is_used(tiny_models, files, tmp_path):
+    import shutil
+
+    folder = tmp_path / "dot-model"
+    shutil.copytree(tiny_models["bert-st"], folder)
+    config = json.loads((folder / "config_sentence_transformers.json").read_text())
+    (folder / "config_sentence_transformers.json").write_text(json.dumps({**config, "similarity_fn_name": "dot"}))
+    encoder = emberta.load_encoder(folder, normalize=False)
+    assert encoder.similarity_fn_name == "dot"
+    vectors = encoder.encode(["a fox", "a dog"])
+    assert encoder.similarity(vectors[:1], vectors[1:])[0, 0] == pytest.approx(float(vectors[0] @ vectors[1]), rel=1e-5)
+    (result,) = evaluate(encoder, [adhoc_task("sts", file=files["sts"])], cache=False)
+    metrics = result.subsets[0].metrics
+    data = read_sts(files["sts"])
+    a, b = encoder.encode(data.sentences1), encoder.encode(data.sentences2)
+    from scipy.stats import pearsonr
+
+    dot = (a.astype("float64") * b.astype("float64")).sum(1)
+    assert metrics["pearson"] == pytest.approx(pearsonr(data.values, dot)[0], abs=1e-6)
+    assert metrics["pearson"] != pytest.approx(metrics["cosine_pearson"], abs=1e-6)

@@ -186,3 +186,21 @@ def test_reranking_hand_example():
     candidates = [np.array([[0.0, 1.0], [1.0, 0.1], [1.0, 0.5]])]  # one positive (first), ranked third
     metrics = evaluate_reranking(query, candidates, [1], k_values=[10, 1000])
     assert metrics["mrr_at_10"] == pytest.approx(1 / 3) and metrics["map_at_1000"] == pytest.approx(1 / 3)
+
+
+@pytest.mark.parametrize("function", ["cosine", "dot", "euclidean", "manhattan"])
+def test_score_matrix_and_paired_scores_agree_with_scipy(function):
+    from scipy.spatial.distance import cdist
+
+    from emberta.tasks.similarity import paired_scores, score_matrix
+
+    rng = np.random.default_rng(6)
+    a, b = rng.standard_normal((4, 5)), rng.standard_normal((3, 5))
+    expected = {
+        "cosine": 1 - cdist(a, b, "cosine"),
+        "dot": a @ b.T,
+        "euclidean": -cdist(a, b, "euclidean"),
+        "manhattan": -cdist(a, b, "cityblock"),
+    }[function]
+    np.testing.assert_allclose(score_matrix(a, b, function), expected, atol=1e-5)
+    np.testing.assert_allclose(paired_scores(a[:3], b, function), np.diag(expected[:3]), atol=1e-5)

@@ -53,11 +53,11 @@ class EmbeddingStore:
         return cls(cache_dir() / "embeddings.sqlite")
 
     def encode(
-        self, encoder: Encoder, texts: list[str], *, prompt_name: str | None = None, batch_size: int = 32,
-        show_progress: bool | None = None,
+        self, encoder: Encoder, texts: list[str], *, prompt: str | None = None, prompt_name: str | None = None,
+        batch_size: int = 32, show_progress: bool | None = None,
     ) -> np.ndarray:  # fmt: skip
-        """float32 (len(texts), encoder.dim), equal to encoder.encode(texts, prompt_name=prompt_name)."""
-        prompt = encoder.resolve_prompt(None, prompt_name)
+        """float32 (len(texts), encoder.dim), equal to encoder.encode(texts, prompt=..., prompt_name=...)."""
+        prompt = encoder.resolve_prompt(prompt, prompt_name)
         model_key = hashlib.sha256(f"{encoder.fingerprint}\0{prompt or ''}".encode()).hexdigest()
         keys = [text_key(t) for t in texts]
         found = self._lookup(model_key, set(keys))

@@ -8,6 +8,7 @@ import os
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -107,10 +108,7 @@ def evaluate_task(
     folder = task_folder(spec, root)
     start = time.perf_counter()
 
-    def embed(texts: list[str], role: str | None = None) -> np.ndarray:
-        prompt_name = role if role in encoder.prompts else None
-        return store.encode(encoder, texts, prompt_name=prompt_name, batch_size=batch_size, show_progress=show_progress)
-
+    embed = _Embedder(encoder, store, spec, batch_size, show_progress)
     runner = _RUNNERS[spec.type]
     subsets = []
     files_used: list[Path] = []
@@ -130,7 +128,43 @@ def evaluate_task(
     return TaskResult(spec.name, spec.type, spec.main_score, spec.split, subsets, time.perf_counter() - start, info)
 
 
-Embed = Callable[..., np.ndarray]
+def task_prompt(prompts: dict[str, str], spec: TaskSpec, role: str | None) -> str | None:
+    """The model prompt MTEB would use (mteb's get_prompt_name, then sentence-transformers' encode_query /
+    encode_document fallbacks): "<task>-<role>", "<task>", "<type>-<role>", "<type>", then the role itself
+    ("query"; "document", "passage" or "corpus"). role is "query", "document" or None (symmetric tasks)."""
+    names = [f"{spec.name}-{role}", spec.name, f"{spec.type}-{role}", spec.type] if role else [spec.name, spec.type]
+    if role == "query":
+        names.append("query")
+    elif role == "document":
+        names += ["document", "passage", "corpus"]
+    for name in names:
+        if prompts.get(name):
+            return prompts[name]
+    return None
+
+
+@dataclass
+class _Embedder:
+    """Embeds a task's texts through the cache, with the prompt MTEB would pick for the task and role."""
+
+    encoder: Encoder
+    store: EmbeddingStore
+    spec: TaskSpec
+    batch_size: int
+    show_progress: bool | None
+
+    @property
+    def similarity_fn(self) -> str:
+        return self.encoder.similarity_fn_name
+
+    def __call__(self, texts: list[str], role: str | None = None) -> np.ndarray:
+        prompt = task_prompt(self.encoder.prompts, self.spec, role)
+        return self.store.encode(
+            self.encoder, texts, prompt=prompt, batch_size=self.batch_size, show_progress=self.show_progress
+        )
+
+
+Embed = _Embedder
 # Each runner imports its task module (scikit-learn, scipy) when it runs, so `import emberta` stays fast.
 
 
@@ -139,7 +173,7 @@ def _run_sts(spec: TaskSpec, folder: Path, subset: str, paths: list[Path], embed
 
     data = datasets.read_sts(*paths)
     a, b = _pair_vectors(data, embed)
-    return sts.evaluate_sts(a, b, data.values)
+    return sts.evaluate_sts(a, b, data.values, embed.similarity_fn)
 
 
 def _run_pairs(spec: TaskSpec, folder: Path, subset: str, paths: list[Path], embed: Embed) -> dict:
@@ -147,7 +181,7 @@ def _run_pairs(spec: TaskSpec, folder: Path, subset: str, paths: list[Path], emb
 
     data = datasets.read_pairs(*paths)
     a, b = _pair_vectors(data, embed)
-    return pair_classification.evaluate_pair_classification(a, b, data.values)
+    return pair_classification.evaluate_pair_classification(a, b, data.values, embed.similarity_fn)
 
 
 def _pair_vectors(data: datasets.PairData, embed: Embed) -> tuple[np.ndarray, np.ndarray]:
@@ -202,7 +236,7 @@ def _run_retrieval(spec: TaskSpec, folder: Path, subset: str, paths: list[Path],
     doc_ids, query_ids = list(data.corpus), list(data.queries)
     doc_vectors = embed([data.corpus[d] for d in doc_ids], "document")
     query_vectors = embed([data.queries[q] for q in query_ids], "query")
-    run = retrieval.search(query_vectors, doc_vectors, doc_ids, query_ids)
+    run = retrieval.search(query_vectors, doc_vectors, doc_ids, query_ids, similarity_fn=embed.similarity_fn)
     return retrieval.retrieval_metrics(run, data.qrels)
 
 
@@ -211,14 +245,15 @@ def _run_reranking(spec: TaskSpec, folder: Path, subset: str, paths: list[Path],
 
     items = datasets.read_reranking(paths[0])
     query_vectors = embed([item.query for item in items], "query")
-    candidates = [c for item in items for c in item.positives + item.negatives]
+    candidates = [c.strip() for item in items for c in item.positives + item.negatives]  # MTEB strips documents
     candidate_vectors = embed(candidates, "document")
     per_query, start = [], 0
     for item in items:
         n = len(item.positives) + len(item.negatives)
         per_query.append(candidate_vectors[start : start + n])
         start += n
-    return reranking.evaluate_reranking(query_vectors, per_query, [len(item.positives) for item in items])
+    n_positives = [len(item.positives) for item in items]
+    return reranking.evaluate_reranking(query_vectors, per_query, n_positives, similarity_fn=embed.similarity_fn)
 
 
 def _run_bitext(spec: TaskSpec, folder: Path, subset: str, paths: list[Path], embed: Embed) -> dict:
@@ -226,7 +261,7 @@ def _run_bitext(spec: TaskSpec, folder: Path, subset: str, paths: list[Path], em
 
     data = datasets.read_bitext(paths[0])
     a, b = _pair_vectors(data, embed)
-    return bitext.evaluate_bitext(a, b)
+    return bitext.evaluate_bitext(a, b, embed.similarity_fn)
 
 
 _RUNNERS = {

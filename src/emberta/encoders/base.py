@@ -167,13 +167,21 @@ class Encoder(ABC):
             vectors = _mean_by_owner(vectors, owners, len(texts))
         return self._finish(vectors)
 
+    @property
+    def similarity_fn_name(self) -> str:
+        """The model's similarity function: "cosine" (the default), "dot", "euclidean" or "manhattan"."""
+        return "cosine"
+
     def similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Cosine similarity matrix (len(a), len(b)) of two vector matrices (1-D vectors count as one row)."""
+        """Similarity matrix (len(a), len(b)) under the model's similarity function (cosine unless the model
+        folder says otherwise), as sentence-transformers' `similarity`; 1-D vectors count as one row."""
+        from emberta.tasks.similarity import score_matrix
+
         a = np.atleast_2d(np.asarray(a, dtype=np.float32))
         b = np.atleast_2d(np.asarray(b, dtype=np.float32))
         if a.shape[1] != b.shape[1]:
             raise OptionError(f"cannot compare vectors of width {a.shape[1]} and {b.shape[1]}")
-        return _unit_rows(a) @ _unit_rows(b).T
+        return score_matrix(a, b, self.similarity_fn_name)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} dim={self.dim} pooling={self.pooling!r}>"

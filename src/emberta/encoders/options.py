@@ -11,6 +11,8 @@ POOLING_MODES = ("cls", "mean", "max", "weightedmean", "lasttoken")
 PROMPT_POOLING_PREFIX = "prompt:"
 MASK_PLACEHOLDERS = ("[MASK]", "<mask>", "{mask}")
 LONG_TEXT_MODES = ("warn", "chunk")
+BACKENDS = ("torch", "onnx", "static")
+QUANTIZATIONS = ("int8",)
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,10 @@ class EncoderOptions:
     prompt / prompt_name: default prefix, literal or named in the model's prompts, for every encode call.
     long_text: "warn" (truncate and warn with a count) or "chunk" (windows of max_length tokens with
         `chunk_overlap` tokens of overlap, window vectors mean-pooled).
-    threads: torch intra-op threads (speed only; never changes vectors).
+    threads: CPU threads of torch or ONNX Runtime (speed only; never changes vectors).
+    backend: "torch" (sentence-transformers), "onnx" (ONNX Runtime; the model is exported on first use and
+        cached under EMBERTA_CACHE) or "static" (a model2vec static model; spec "static:DIR").
+    quantize: "int8" (ONNX backend only): dynamic int8 quantization with per-channel weights.
     """
 
     pooling: str | None = None
@@ -40,6 +45,8 @@ class EncoderOptions:
     long_text: str = "warn"
     chunk_overlap: int = 32
     threads: int | None = None
+    backend: str = "torch"
+    quantize: str | None = None
 
     @classmethod
     def from_kwargs(cls, **kwargs) -> EncoderOptions:
@@ -83,6 +90,12 @@ class EncoderOptions:
             raise OptionError(f"normalize must be true or false, got {self.normalize!r}")
         if self.long_text not in LONG_TEXT_MODES:
             raise OptionError(f"unknown long_text mode {self.long_text!r}; choose one of {', '.join(LONG_TEXT_MODES)}")
+        if self.backend not in BACKENDS:
+            raise OptionError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
+        if self.quantize is not None and self.quantize not in QUANTIZATIONS:
+            raise OptionError(f"unknown quantization {self.quantize!r}; choose one of {', '.join(QUANTIZATIONS)}")
+        if self.quantize is not None and self.backend != "onnx":
+            raise OptionError("quantize='int8' needs the ONNX backend (backend='onnx', CLI: --backend onnx)")
         if self.prompt is not None and self.prompt_name is not None:
             raise OptionError("give either prompt (a literal prefix) or prompt_name (a named prompt), not both")
 

@@ -84,7 +84,7 @@ class TorchEncoder(Encoder):
             changed = True
         if changed:
             model = SentenceTransformer(
-                modules=modules, device="cpu", prompts=dict(model.prompts), similarity_fn_name="cosine"
+                modules=modules, device="cpu", prompts=dict(model.prompts), similarity_fn_name=self.similarity_fn_name
             )
         if options.truncate_dim is not None and options.truncate_dim > self._width(model):
             raise OptionError(
@@ -136,6 +136,10 @@ class TorchEncoder(Encoder):
     @property
     def default_prompt_name(self) -> str | None:
         return self._default_prompt_name
+
+    @property
+    def similarity_fn_name(self) -> str:
+        return self.folder.st_config.get("similarity_fn_name") or "cosine"
 
     @property
     def model_normalizes(self) -> bool:
@@ -193,6 +197,7 @@ class TorchEncoder(Encoder):
             "normalize": self.normalize,
             "prompts": self.prompts,
             "default_prompt_name": self.default_prompt_name,
+            "similarity": self.similarity_fn_name,
             "modules": [type(m).__name__ for m in self._model],
             "fingerprint": self.fingerprint,
         }

@@ -39,8 +39,8 @@ class LabelledTexts:
 
 @dataclass(frozen=True)
 class RetrievalData:
-    """A BEIR split: documents (id -> title + " " + text, stripped), queries with at least one judged
-    relevant document (id -> text), qrels (query id -> {document id: relevance})."""
+    """A BEIR split: documents (id -> title + " " + text, stripped), queries with at least one judgement
+    (id -> text), qrels (query id -> {document id: relevance})."""
 
     corpus: dict[str, str]
     queries: dict[str, str]
@@ -157,7 +157,7 @@ def read_reranking(path: Path) -> list[RerankingItem]:
 
 def read_beir(folder: Path, split: str = "test") -> RetrievalData:
     """A BEIR retrieval folder. Qrels naming unknown documents or queries are counted, warned about and skipped;
-    queries without a relevant document are dropped (as MTEB does)."""
+    queries without any judgement are dropped (as MTEB does; queries judged only 0 stay and score 0)."""
     folder = Path(folder)
     corpus_path = _first_existing(folder, ["corpus.jsonl", "corpus.jsonl.gz"])
     queries_path = _first_existing(folder, ["queries.jsonl", "queries.jsonl.gz"])
@@ -208,8 +208,7 @@ def read_beir(folder: Path, split: str = "test") -> RetrievalData:
             ),
             stacklevel=2,
         )
-    qrels = {q: docs for q, docs in qrels.items() if any(r > 0 for r in docs.values())}
-    if not qrels:
+    if not any(r > 0 for docs in qrels.values() for r in docs.values()):
         raise InputError("no query has a relevant document in the corpus", path=qrels_path)
     queries = {q: all_queries[q] for q in all_queries if q in qrels}
     return RetrievalData(corpus, queries, qrels)

@@ -24,6 +24,7 @@ _MODEL_FIELDS = {
     "position_limit": "position limit",
     "pooling": "pooling",
     "normalize": "normalized",
+    "similarity": "similarity",
     "modules": "modules",
     "path": "path",
     "fingerprint": "fingerprint",

@@ -1,26 +1,32 @@
-"""Bitext mining (MTEB protocol): each sentence1 row is matched to its nearest sentence2 row by cosine
-similarity; the gold match of row i is row i. Precision/recall/F1 are sklearn's weighted averages."""
+"""Bitext mining (MTEB protocol): each sentence1 row is matched to its nearest sentence2 row by the model's
+similarity (cosine by default); the gold match of row i is row i. Precision/recall/F1 are sklearn's weighted
+averages."""
 
 from __future__ import annotations
 
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 
-from emberta.tasks.similarity import cosine_matrix
+from emberta.tasks.similarity import score_matrix
 
 MAIN_SCORE = "f1"
 
 
-def nearest_neighbours(source: np.ndarray, target: np.ndarray, chunk: int = 1024) -> np.ndarray:
-    """Index of the most cosine-similar target row for each source row."""
+def nearest_neighbours(
+    source: np.ndarray, target: np.ndarray, similarity_fn: str = "cosine", chunk: int = 1024
+) -> np.ndarray:
+    """Index of the most similar target row for each source row."""
     return np.concatenate(
-        [cosine_matrix(source[i : i + chunk], target).argmax(axis=1) for i in range(0, len(source), chunk)]
+        [
+            score_matrix(source[i : i + chunk], target, similarity_fn).argmax(axis=1)
+            for i in range(0, len(source), chunk)
+        ]
     )
 
 
-def evaluate_bitext(source: np.ndarray, target: np.ndarray) -> dict[str, float]:
+def evaluate_bitext(source: np.ndarray, target: np.ndarray, similarity_fn: str = "cosine") -> dict[str, float]:
     """accuracy, precision, recall, f1 of nearest-neighbour matching source -> target."""
-    predicted = nearest_neighbours(source, target)
+    predicted = nearest_neighbours(source, target, similarity_fn)
     gold = np.arange(len(source))
     return {
         "precision": float(precision_score(gold, predicted, zero_division=0, average="weighted")),

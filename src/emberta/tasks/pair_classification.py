@@ -6,18 +6,21 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import average_precision_score
 
-from emberta.tasks.similarity import paired_cosine, paired_dot, paired_euclidean, paired_manhattan
+from emberta.tasks.similarity import paired_cosine, paired_dot, paired_euclidean, paired_manhattan, paired_scores
 
 MAIN_SCORE = "max_ap"
 
 
-def evaluate_pair_classification(embeddings1: np.ndarray, embeddings2: np.ndarray, labels) -> dict[str, float]:
+def evaluate_pair_classification(
+    embeddings1: np.ndarray, embeddings2: np.ndarray, labels, similarity_fn: str = "cosine"
+) -> dict[str, float]:
     """Metrics named like MTEB's: {similarity|cosine|manhattan|euclidean|dot}_{accuracy,f1,precision,recall,ap}
-    and max_{metric} over similarity functions. Distances count as "lower is more similar"."""
+    and max_{metric} over similarity functions ("similarity" is the model's own `similarity_fn`). Distances
+    count as "lower is more similar"."""
     labels = np.asarray(labels, dtype=np.int64)
     cosine = paired_cosine(embeddings1, embeddings2)
     functions = [
-        ("similarity", cosine, True),
+        ("similarity", paired_scores(embeddings1, embeddings2, similarity_fn), True),
         ("cosine", cosine, True),
         ("manhattan", paired_manhattan(embeddings1, embeddings2), False),
         ("euclidean", paired_euclidean(embeddings1, embeddings2), False),

@@ -1,5 +1,6 @@
-"""Reranking (MTEB protocol, as retrieval over each query's own candidates): candidates are scored by cosine
-similarity to their query and ranked; MAP@1000 is the main score, MRR@10 and nDCG@10 are reported too."""
+"""Reranking (MTEB protocol, as retrieval over each query's own candidates): candidates are scored by the
+model's similarity (cosine by default) to their query and ranked; MAP@1000 is the main score, MRR@10 and nDCG@10
+are reported too."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from emberta.tasks.retrieval import K_VALUES, retrieval_metrics
-from emberta.tasks.similarity import paired_cosine
+from emberta.tasks.similarity import paired_scores
 
 MAIN_SCORE = "map_at_1000"
 
@@ -23,14 +24,14 @@ def candidate_ids(query_index: int, n_positive: int, n_negative: int, split: str
 
 def evaluate_reranking(
     query_vectors: np.ndarray, candidate_vectors: Sequence[np.ndarray], n_positives: Sequence[int],
-    k_values: Sequence[int] = K_VALUES,
+    k_values: Sequence[int] = K_VALUES, similarity_fn: str = "cosine",
 ) -> dict[str, float]:  # fmt: skip
     """query_vectors: (n_queries, dim); candidate_vectors[i]: (n_candidates_i, dim), positives first, the first
     n_positives[i] of them relevant. Returns retrieval metrics (map_at_k, mrr_at_k, ndcg_at_k, ...)."""
     run, qrels = {}, {}
     for i, (candidates, n_pos) in enumerate(zip(candidate_vectors, n_positives, strict=True)):
         ids = candidate_ids(i, n_pos, len(candidates) - n_pos)
-        scores = paired_cosine(np.repeat(query_vectors[i : i + 1], len(candidates), axis=0), candidates)
+        scores = paired_scores(np.repeat(query_vectors[i : i + 1], len(candidates), axis=0), candidates, similarity_fn)
         query_id = f"test_query{i}"
         run[query_id] = dict(zip(ids, scores.tolist(), strict=True))
         qrels[query_id] = {doc: int(j < n_pos) for j, doc in enumerate(ids)}

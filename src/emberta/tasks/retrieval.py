@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from emberta.tasks.similarity import cosine_matrix
+from emberta.tasks.similarity import score_matrix
 
 MAIN_SCORE = "ndcg_at_10"
 K_VALUES = (1, 3, 5, 10, 20, 100, 1000)
@@ -19,14 +19,15 @@ Qrels = Mapping[str, Mapping[str, int]]
 
 def search(
     query_vectors: np.ndarray, doc_vectors: np.ndarray, doc_ids: Sequence[str], query_ids: Sequence[str],
-    top_k: int = max(K_VALUES), chunk: int = 256,
+    top_k: int = max(K_VALUES), chunk: int = 256, similarity_fn: str = "cosine",
 ) -> dict[str, dict[str, float]]:  # fmt: skip
-    """Exact cosine top-k: {query id: {document id: score}} with the `top_k` best documents per query."""
+    """Exact top-k search (the model's `similarity_fn`, cosine by default): {query id: {document id: score}}
+    with the `top_k` best documents per query."""
     doc_ids = list(doc_ids)
     k = min(top_k, len(doc_ids))
     run: dict[str, dict[str, float]] = {}
     for start in range(0, len(query_ids), chunk):
-        scores = cosine_matrix(query_vectors[start : start + chunk], doc_vectors)
+        scores = score_matrix(query_vectors[start : start + chunk], doc_vectors, similarity_fn)
         top = (
             np.argpartition(-scores, k - 1, axis=1)[:, :k]
             if k < len(doc_ids)

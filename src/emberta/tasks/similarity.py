@@ -1,8 +1,13 @@
-"""Row-wise and pairwise similarity of embedding matrices (float32 (n, dim) in, float64 scores out)."""
+"""Similarity of embedding matrices (float32 (n, dim) in, float scores out), with sentence-transformers'
+semantics: "cosine", "dot", and "euclidean" / "manhattan" as negated distances (higher = more similar)."""
 
 from __future__ import annotations
 
 import numpy as np
+
+from emberta.errors import OptionError
+
+SIMILARITY_FUNCTIONS = ("cosine", "dot", "euclidean", "manhattan")
 
 
 def unit_rows(x: np.ndarray) -> np.ndarray:
@@ -22,17 +27,48 @@ def paired_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def paired_euclidean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Euclidean distance (not negated) of paired rows."""
     return np.linalg.norm(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64), axis=1)
 
 
 def paired_manhattan(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Manhattan distance (not negated) of paired rows."""
     return np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)).sum(axis=1)
 
 
-def cosine_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)) cosine similarities, computed in float32 as sentence-transformers does."""
+def paired_scores(a: np.ndarray, b: np.ndarray, function: str = "cosine") -> np.ndarray:
+    """Similarity of row i of `a` with row i of `b` under `function` (distances negated)."""
+    _check(function)
+    if function == "cosine":
+        return paired_cosine(a, b)
+    if function == "dot":
+        return paired_dot(a, b)
+    if function == "euclidean":
+        return -paired_euclidean(a, b)
+    return -paired_manhattan(a, b)
+
+
+def score_matrix(a: np.ndarray, b: np.ndarray, function: str = "cosine") -> np.ndarray:
+    """(len(a), len(b)) similarities under `function`, in float32 as sentence-transformers computes them."""
+    _check(function)
     a = np.asarray(a, dtype=np.float32)
     b = np.asarray(b, dtype=np.float32)
-    an = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
-    bn = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
-    return an @ bn.T
+    if function == "cosine":
+        an = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+        bn = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+        return an @ bn.T
+    if function == "dot":
+        return a @ b.T
+    if function == "euclidean":
+        squared = (a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2 * a @ b.T
+        return -np.sqrt(np.maximum(squared, 0))
+    return -np.abs(a[:, None, :] - b[None, :, :]).sum(axis=2)
+
+
+def cosine_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return score_matrix(a, b, "cosine")
+
+
+def _check(function: str) -> None:
+    if function not in SIMILARITY_FUNCTIONS:
+        raise OptionError(f"unknown similarity function {function!r}; choose one of {', '.join(SIMILARITY_FUNCTIONS)}")

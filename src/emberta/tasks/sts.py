@@ -5,14 +5,16 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
 
-from emberta.tasks.similarity import paired_cosine, paired_euclidean, paired_manhattan
+from emberta.tasks.similarity import paired_cosine, paired_euclidean, paired_manhattan, paired_scores
 
 MAIN_SCORE = "cosine_spearman"
 
 
-def evaluate_sts(embeddings1: np.ndarray, embeddings2: np.ndarray, gold_scores) -> dict[str, float]:
+def evaluate_sts(
+    embeddings1: np.ndarray, embeddings2: np.ndarray, gold_scores, similarity_fn: str = "cosine"
+) -> dict[str, float]:
     """Pearson and Spearman correlations of gold scores with cosine similarity and with negated Euclidean and
-    Manhattan distances between paired rows. `pearson`/`spearman` use the model's similarity (cosine)."""
+    Manhattan distances between paired rows; `pearson`/`spearman` use the model's own `similarity_fn`."""
     gold = np.asarray(gold_scores, dtype=np.float64)
     similarities = {
         "cosine": paired_cosine(embeddings1, embeddings2),
@@ -23,6 +25,7 @@ def evaluate_sts(embeddings1: np.ndarray, embeddings2: np.ndarray, gold_scores) 
     for name, values in similarities.items():
         metrics[f"{name}_pearson"] = float(pearsonr(gold, values)[0])
         metrics[f"{name}_spearman"] = float(spearmanr(gold, values)[0])
-    metrics["pearson"] = metrics["cosine_pearson"]
-    metrics["spearman"] = metrics["cosine_spearman"]
+    model_scores = paired_scores(embeddings1, embeddings2, similarity_fn)
+    metrics["pearson"] = float(pearsonr(gold, model_scores)[0])
+    metrics["spearman"] = float(spearmanr(gold, model_scores)[0])
     return metrics
