@@ -25,7 +25,11 @@ MAX_LENGTH = typer.Option(None, help="Tokens per input, special tokens included.
 LAYER = typer.Option(None, help="Pool hidden layer L instead of the last (0 = embeddings; negative from the end).")
 LONG_TEXT = typer.Option("warn", help="Texts over max-length: 'warn' (truncate, report the count) or 'chunk'.")
 CHUNK_OVERLAP = typer.Option(32, help="Tokens shared by consecutive windows with --long-text chunk.")
-THREADS = typer.Option(None, help="torch CPU threads (default: torch's choice).")
+THREADS = typer.Option(None, help="CPU threads of torch or ONNX Runtime (default: all cores).")
+BACKEND = typer.Option(
+    "torch", help="torch (sentence-transformers), onnx (ONNX Runtime; exported on first use) or static."
+)
+QUANTIZE = typer.Option(None, help="int8 (with --backend onnx): dynamic int8 quantization.")
 
 
 def _encoder_options(**flags) -> dict:
@@ -63,6 +67,8 @@ def encode(
     errors: str = typer.Option("strict", help="Lines that are not UTF-8: 'strict' (stop) or 'replace' (U+FFFD)."),
     limit: int | None = typer.Option(None, min=1, help="Encode only the first N texts."),
     threads: int | None = THREADS,
+    backend: str = BACKEND,
+    quantize: str | None = QUANTIZE,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
     """Encode a file of texts into a vector file (streamed; written atomically)."""
@@ -86,6 +92,8 @@ def encode(
             chunk_overlap=chunk_overlap,
             threads=threads,
             prompt_name=prompt_name if prompt is None else None,
+            backend=backend,
+            quantize=quantize,
         ),
     )
     kwargs = dict(prompt=prompt, batch_size=batch_size, limit=limit)
@@ -116,6 +124,8 @@ def similarity(
     max_length: int | None = MAX_LENGTH,
     layer: int | None = LAYER,
     truncate_dim: int | None = TRUNCATE_DIM,
+    backend: str = BACKEND,
+    quantize: str | None = QUANTIZE,
 ) -> None:
     """Print the cosine similarity of two texts."""
     from emberta.encoders import load_encoder
@@ -141,12 +151,15 @@ def info(
     model: str = typer.Argument("default", help="'default' or a local model folder."),
     pooling: str | None = POOLING,
     max_length: int | None = MAX_LENGTH,
+    backend: str = BACKEND,
+    quantize: str | None = QUANTIZE,
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Describe a model: architecture, parameters, dim, max length, pooling, prompts."""
     from emberta.encoders import load_encoder
 
-    details = load_encoder(model, **_encoder_options(pooling=pooling, max_length=max_length)).describe()
+    options = _encoder_options(pooling=pooling, max_length=max_length, backend=backend, quantize=quantize)
+    details = load_encoder(model, **options).describe()
     if as_json:
         typer.echo(json.dumps(details, indent=2))
         return

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from emberta.cli.common import echo_err, handle_errors, progress_enabled
+from emberta.cli.encode_commands import BACKEND, MODEL, QUANTIZE
 
 PANEL = "Evaluate"
 TASK_TYPE_HELP = (
@@ -22,7 +23,7 @@ def register(app: typer.Typer) -> None:
 
 @handle_errors
 def eval_command(
-    model: str = typer.Option("default", "--model", "-m", help="'default' or a local model folder."),
+    model: str = MODEL,
     tasks: str | None = typer.Option(None, help="Comma-separated task names (see `emberta tasks`)."),
     suite: str | None = typer.Option(None, help="quick (one task per type, minutes) or full (every task)."),
     task_type: str | None = typer.Option(None, help=TASK_TYPE_HELP),
@@ -36,6 +37,8 @@ def eval_command(
     data_dir: Path | None = typer.Option(None, help="Folder holding the datasets (default: $EMBERTA_DATA)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embedding cache."),
     batch_size: int = typer.Option(32, min=1, help="Texts per forward pass."),
+    backend: str = BACKEND,
+    quantize: str | None = QUANTIZE,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the summary table."),
 ) -> None:
     """Evaluate a model on MTEB-style tasks (offline, local data); print scores beside published ones."""
@@ -61,7 +64,7 @@ def eval_command(
         }
         specs = [dataclasses.replace(s, **overrides) if s.type == "Classification" else s for s in specs]
 
-    encoder = load_encoder(model)
+    encoder = load_encoder(model, **({"backend": backend} | ({"quantize": quantize} if quantize else {})))
 
     def progress(result) -> None:
         if not quiet:

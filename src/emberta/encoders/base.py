@@ -16,7 +16,7 @@ import numpy as np
 
 from emberta.encoders.long_text import LongTextWarning, cut_to_budget, fit, split_windows
 from emberta.encoders.model_folder import ModelFolder
-from emberta.encoders.options import MASK_PLACEHOLDERS, EncoderOptions
+from emberta.encoders.options import MASK_PLACEHOLDERS, PROMPT_POOLING_PREFIX, EncoderOptions
 from emberta.errors import InputError, OptionError
 
 FINGERPRINT_FORMAT = 1
@@ -187,9 +187,15 @@ class Encoder(ABC):
         return f"<{type(self).__name__} {self.name!r} dim={self.dim} pooling={self.pooling!r}>"
 
     # ---- internals ----------------------------------------------------------------------------------
+    @property
+    def prompt_template(self) -> str | None:
+        """The PromptBERT template when the pooling in effect is prompt:<template>, else None."""
+        pooling = self.pooling
+        return pooling[len(PROMPT_POOLING_PREFIX) :] if pooling.startswith(PROMPT_POOLING_PREFIX) else None
+
     def _wrap(self, text: str) -> str:
         """Put a text into the PromptBERT template (when pooling is prompt:<template>)."""
-        template = self.options.prompt_template
+        template = self.prompt_template
         if template is None:
             return text
         for placeholder in MASK_PLACEHOLDERS:
@@ -217,7 +223,7 @@ class Encoder(ABC):
             )
         if self.options.long_text == "warn":
             warnings.warn(LongTextWarning(len(long_rows), len(texts), limit), stacklevel=3)
-            if self.options.prompt_template is None:
+            if self.prompt_template is None:
                 return wrapped, None  # the backend truncates, exactly as sentence-transformers does
             for i in long_rows:  # keep the mask token: cut the text, not the template
                 offsets = self._token_offsets(texts[i])

@@ -1,0 +1,45 @@
+"""Distil an encoder into a model2vec static model (needs torch and model2vec's `distill` extra)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from emberta.encoders.model_folder import resolve_model_folder
+from emberta.encoders.static_backend import CONFIG_NAME
+from emberta.errors import OptionError
+from emberta.io.atomic import replace_dir
+from emberta.version import __version__
+
+
+def distill_static(spec: str | Path, out: str | Path, *, dims: int | None = 256) -> Path:
+    """Distil `spec` with model2vec (a forward pass over the vocabulary, PCA to `dims`, SIF weights) into the
+    folder `out`, written atomically. Returns `out`."""
+    out = Path(out)
+    if not out.parent.is_dir():
+        raise OptionError(f"--out {out}: directory {out.parent} does not exist; create it first")
+    if dims is not None and dims < 1:
+        raise OptionError(f"dims must be at least 1, got {dims}")
+    folder = resolve_model_folder(spec)
+    try:
+        from model2vec.distill import distill
+    except ImportError as exc:
+        raise OptionError(
+            f"distilling needs model2vec's distill extra: pip install 'emberta[distill]' ({exc})"
+        ) from None
+    from emberta.encoders.torch_backend import transformers_logging  # offline mode, quiet progress bars
+
+    del transformers_logging
+    model = distill(model_name=str(folder.transformer_path), pca_dims=dims)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        model.save_pretrained(str(staging))
+        meta = {"name": f"{folder.name} (static, {model.dim} dims)", "source": str(folder.path), "dims": model.dim,
+                "emberta_version": __version__}  # fmt: skip
+        (staging / CONFIG_NAME).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        replace_dir(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out
