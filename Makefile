@@ -36,6 +36,7 @@ format: install
 bench: install
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) benchmarks/encode.py
+	$(PY) benchmarks/backend_quality.py
 	$(PY) benchmarks/mteb_crosscheck.py
 	$(PY) benchmarks/eval_speed.py
 

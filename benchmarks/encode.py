@@ -1,7 +1,14 @@
-"""Encode speed: emberta's torch backend against sentence-transformers on the same 2,000 real sentences.
+"""Encode speed, cold start and peak memory of every backend against sentence-transformers.
 
-Both run the default model (all-MiniLM-L6-v2) in this one process, same batch size and threads, alternating
-rounds so drift on the machine hits both. Goal: emberta/ST >= 0.95 (no overhead).
+Backends: sentence-transformers (the peer) and emberta's torch, ONNX fp32, ONNX int8 and static (model2vec,
+256 dims) backends, all on the default model (all-MiniLM-L6-v2), the same 2,000 real texts, the same thread
+count, in one run. Two corpora: short sentences (STS Benchmark, ~13 tokens) and AG News title + description
+(~45 tokens). Throughput: in this process, after a warm-up, alternating rounds, sentences / median seconds.
+Cold start (process start to first vector) and peak memory (max RSS while encoding the 2,000 texts): one fresh
+subprocess per backend.
+
+Goals (ratios to sentence-transformers): emberta torch >= 0.95, ONNX fp32 >= 1.7, ONNX int8 >= 3.5,
+static >= 50.
 
     .venv/bin/python benchmarks/encode.py [--data-dir DIR] [--n 2000] [--rounds 3] [--batch-size 32]
 """
@@ -9,26 +16,69 @@ rounds so drift on the machine hits both. Goal: emberta/ST >= 0.95 (no overhead)
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+CORPORA = {
+    "short": ("stsbenchmark", ["test.jsonl", "dev.jsonl", "train.jsonl"], ["sentence1", "sentence2"]),
+    "agnews": ("agnews_clustering", ["test.jsonl.gz"], ["text_p2p"]),
+}
+GOALS = {"emberta torch": 0.95, "emberta onnx fp32": 1.7, "emberta onnx int8": 3.5, "emberta static": 50.0}
 
-def load_sentences(data_dir: Path, n: int) -> list[str]:
+
+def load_texts(data_dir: Path, corpus: str, n: int) -> list[str]:
     import emberta
 
+    folder, files, fields = CORPORA[corpus]
     seen: dict[str, None] = {}
-    for split in ("test", "dev", "train"):
-        for field in ("sentence1", "sentence2"):
-            for text in emberta.read_texts(data_dir / "stsbenchmark" / f"{split}.jsonl", field=field):
+    for name in files:
+        for field in fields:
+            for text in emberta.read_texts(data_dir / folder / name, field=field):
                 seen.setdefault(text)
                 if len(seen) == n:
                     return list(seen)
-    raise SystemExit(f"only {len(seen)} distinct sentences found under {data_dir}")
+    raise SystemExit(f"only {len(seen)} distinct texts in {folder}")
+
+
+CHILD = """
+import json, sys, time
+start = time.perf_counter()
+kind, spec, texts_file = sys.argv[1], sys.argv[2], sys.argv[3]
+if kind == "sentence-transformers":
+    from sentence_transformers import SentenceTransformer
+    model = SentenceTransformer(spec, device="cpu")
+    encode = lambda texts: model.encode(texts, batch_size=32)
+else:
+    import emberta
+    encoder = emberta.load_encoder(spec)
+    encode = lambda texts: encoder.encode(texts, batch_size=32, show_progress=False)
+encode(["first vector"])
+first = time.perf_counter() - start
+encode(json.load(open(texts_file)))
+# VmHWM: this process's own peak resident memory (ru_maxrss would carry the parent's peak across exec)
+peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"first_vector_s": first, "peak_rss_mb": peak_kb / 1024}))
+"""
+
+
+def cold_start(kind: str, spec: str, texts_file: str) -> dict:
+    """Wall time from process start to the first vector, and peak memory while encoding the texts."""
+    launched = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", CHILD, kind, spec, texts_file], capture_output=True, text=True)
+    if result.returncode:
+        raise SystemExit(result.stderr)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report["process_s"] = time.perf_counter() - launched
+    return report
 
 
 def main() -> None:
@@ -40,45 +90,78 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()
 
+    import onnxruntime
     import sentence_transformers
     import torch
     from sentence_transformers import SentenceTransformer
 
     import emberta
     from emberta.encoders.model_folder import default_model_path
+    from emberta.encoders.onnx_export import export_onnx
+    from emberta.encoders.static_distill import distill_static
 
-    sentences = load_sentences(args.data_dir, args.n)
-    ours = emberta.load_encoder("default")
-    theirs = SentenceTransformer(str(default_model_path()), device="cpu")
-
-    runners = {
-        "emberta": lambda: ours.encode(sentences, batch_size=args.batch_size, show_progress=False),
-        "sentence-transformers": lambda: theirs.encode(sentences, batch_size=args.batch_size),
+    tmp = Path(tempfile.mkdtemp(prefix="emberta-bench-"))
+    specs = {
+        "sentence-transformers": str(default_model_path()),
+        "emberta torch": "default",
+        "emberta onnx fp32": f"onnx:{export_onnx('default', tmp / 'fp32')}",
+        "emberta onnx int8": f"onnx:{export_onnx('default', tmp / 'int8', quantize='int8')}",
+        "emberta static": f"static:{distill_static('default', tmp / 'static', dims=256)}",
     }
-    for run in runners.values():  # warm-up
-        run()
-    seconds: dict[str, list[float]] = {name: [] for name in runners}
-    outputs = {}
-    for _ in range(args.rounds):
-        for name, run in runners.items():
-            start = time.perf_counter()
-            outputs[name] = run()
-            seconds[name].append(time.perf_counter() - start)
+    peer = SentenceTransformer(specs["sentence-transformers"], device="cpu")
+    encoders = {name: emberta.load_encoder(spec) for name, spec in specs.items() if name.startswith("emberta")}
+    batch = args.batch_size
 
-    a, b = outputs["emberta"], outputs["sentence-transformers"]
-    min_cos = float(((a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)).min())
+    def runner(name: str):
+        if name == "sentence-transformers":
+            return lambda texts: peer.encode(texts, batch_size=batch)
+        return lambda texts: encoders[name].encode(texts, batch_size=batch, show_progress=False)
+
     print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, torch threads {torch.get_num_threads()}")
-    print(f"versions: emberta {emberta.__version__}, sentence-transformers {sentence_transformers.__version__}, "
-          f"torch {torch.__version__}, python {platform.python_version()}")  # fmt: skip
-    print(f"data: {len(sentences)} distinct sentences from stsbenchmark; batch size {args.batch_size}; "
-          f"{args.rounds} alternating rounds after a warm-up")  # fmt: skip
-    rates = {}
-    for name, times in seconds.items():
-        rates[name] = len(sentences) / statistics.median(times)
-        best = len(sentences) / min(times)
-        print(f"{name:>22}: {rates[name]:8.1f} sentences/s (median)   {best:8.1f} (best)")
-    print(f"ratio emberta / sentence-transformers: {rates['emberta'] / rates['sentence-transformers']:.3f} "
-          f"(goal >= 0.95); min row cosine between outputs {min_cos:.6f}")  # fmt: skip
+    versions = {
+        "emberta": emberta.__version__, "sentence-transformers": sentence_transformers.__version__,
+        "torch": torch.__version__, "onnxruntime": onnxruntime.__version__, "python": platform.python_version(),
+    }  # fmt: skip
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    print(f"batch size {batch}; {args.rounds} alternating rounds after a warm-up; rate = texts / median seconds\n")
+    reference = runner("sentence-transformers")
+    for corpus in CORPORA:
+        texts = load_texts(args.data_dir, corpus, args.n)
+        tokens = np.mean([len(ids) for ids in peer.tokenizer(texts)["input_ids"]])
+        seconds: dict[str, list[float]] = {name: [] for name in specs}
+        for name in specs:
+            runner(name)(texts[:64])
+        expected = reference(texts)
+        agreement = {}
+        for _ in range(args.rounds):
+            for name in specs:
+                start = time.perf_counter()
+                vectors = runner(name)(texts)
+                seconds[name].append(time.perf_counter() - start)
+                if name != "emberta static":
+                    cos = (
+                        (vectors * expected).sum(1) / np.linalg.norm(vectors, axis=1) / np.linalg.norm(expected, axis=1)
+                    )
+                    agreement[name] = float(cos.mean())
+        print(f"corpus {corpus}: {len(texts)} texts, {tokens:.0f} tokens on average")
+        base = len(texts) / statistics.median(seconds["sentence-transformers"])
+        for name, times in seconds.items():
+            rate = len(texts) / statistics.median(times)
+            goal = (
+                f"goal >= {GOALS[name]}x: {'met' if rate / base >= GOALS[name] else 'NOT met'}" if name in GOALS else ""
+            )
+            cos = f"mean cosine to ST {agreement[name]:.4f}" if name in agreement else ""
+            print(f"  {name:<22} {rate:9.1f} texts/s  {rate / base:6.2f}x  {cos:28} {goal}")
+        print()
+
+    texts_file = tmp / "texts.json"
+    texts_file.write_text(json.dumps(load_texts(args.data_dir, "agnews", args.n)))
+    print("cold start (fresh process: imports, model load, first vector) and peak memory encoding 2,000 AG News texts")
+    for name, spec in specs.items():
+        report = cold_start(
+            "sentence-transformers" if name == "sentence-transformers" else "emberta", spec, str(texts_file)
+        )
+        print(f"  {name:<22} first vector {report['first_vector_s']:5.2f} s   peak RSS {report['peak_rss_mb']:7.0f} MB")
 
 
 if __name__ == "__main__":

@@ -55,3 +55,12 @@ def test_similar_sentences_score_higher(default_encoder):
     )
     sim = default_encoder.similarity(vectors, vectors)
     assert sim[0, 1] > 0.5 > sim[0, 2]
+
+
+def test_onnx_export_of_default_model_equals_torch(sentences, default_encoder, tmp_path):
+    from emberta.encoders.onnx_export import export_onnx
+
+    onnx = emberta.load_encoder(f"onnx:{export_onnx('default', tmp_path / 'onnx')}")
+    ours, reference = onnx.encode(sentences), default_encoder.encode(sentences)
+    cosine = (ours * reference).sum(1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(reference, axis=1)
+    assert cosine.min() >= 0.9999

@@ -206,16 +206,20 @@ class Encoder(ABC):
         """Model inputs for `texts`: templated, and for texts over max_length either cut (warn mode, with a
         warning) or split into windows (chunk mode). Returns (inputs, owner text index per input or None)."""
         wrapped = [self._wrap(t) for t in texts]
-        lengths = self._token_lengths([prompt + w for w in wrapped])
         limit = self.max_length
-        long_rows = [i for i, n in enumerate(lengths) if n > limit]
+
+        def measure(pieces: list[str]) -> list[int]:
+            return self._token_lengths([prompt + self._wrap(p) for p in pieces]) if pieces else []
+
+        overhead = measure([""])[0]
+        # A token covers at least one byte of text (SentencePiece may add one word-start marker), so a text of
+        # at most `limit - overhead - 1` UTF-8 bytes cannot be too long: only longer ones need tokenizing here.
+        maybe_long = [i for i, t in enumerate(texts) if len(t.encode("utf-8")) + overhead + 1 > limit]
+        lengths = dict(zip(maybe_long, measure([texts[i] for i in maybe_long]), strict=True))
+        long_rows = [i for i in maybe_long if lengths[i] > limit]
         if not long_rows:
             return wrapped, None
 
-        def measure(pieces: list[str]) -> list[int]:
-            return self._token_lengths([prompt + self._wrap(p) for p in pieces])
-
-        overhead = measure([""])[0]
         budget = limit - overhead
         if budget < 1:
             raise OptionError(
@@ -233,8 +237,9 @@ class Encoder(ABC):
 
         inputs: list[str] = []
         owners: list[int] = []
+        long_set = set(long_rows)
         for i, text in enumerate(texts):
-            if lengths[i] <= limit:
+            if i not in long_set:
                 pieces = [wrapped[i]]
             else:
                 cut = functools.partial(_windows, text, self._token_offsets(text), self.options.chunk_overlap)

@@ -6,6 +6,7 @@ only onnxruntime, tokenizers and numpy (see onnx_backend.py).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -157,9 +158,15 @@ def _quantize(path: Path, method: str) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantized = path.with_suffix(".int8.onnx")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        quantize_dynamic(path, quantized, per_channel=True, weight_type=QuantType.QInt8)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # onnxruntime advises pre-processing on the root logger; it does not apply here
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantize_dynamic(path, quantized, per_channel=True, weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
     os.replace(quantized, path)
 
 

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from emberta.encoders.model_folder import resolve_model_folder
+from emberta.encoders.offline import force_offline
 from emberta.encoders.static_backend import CONFIG_NAME
 from emberta.errors import OptionError
 from emberta.io.atomic import replace_dir
@@ -23,15 +24,13 @@ def distill_static(spec: str | Path, out: str | Path, *, dims: int | None = 256)
     if dims is not None and dims < 1:
         raise OptionError(f"dims must be at least 1, got {dims}")
     folder = resolve_model_folder(spec)
+    force_offline()
     try:
         from model2vec.distill import distill
     except ImportError as exc:
         raise OptionError(
             f"distilling needs model2vec's distill extra: pip install 'emberta[distill]' ({exc})"
         ) from None
-    from emberta.encoders.torch_backend import transformers_logging  # offline mode, quiet progress bars
-
-    del transformers_logging
     model = distill(model_name=str(folder.transformer_path), pca_dims=dims)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:

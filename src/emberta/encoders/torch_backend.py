@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import os
+from emberta.encoders.offline import force_offline
 
-# No network, ever: set before transformers / huggingface_hub are imported.
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["TRANSFORMERS_OFFLINE"] = "1"
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+force_offline()  # before transformers / huggingface_hub are imported
 
-import numpy as np
-import torch
-from sentence_transformers import SentenceTransformer
-from sentence_transformers.base.modules import Normalize, Transformer
-from sentence_transformers.sentence_transformer.modules import Pooling
-from transformers.utils import logging as transformers_logging
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from sentence_transformers import SentenceTransformer  # noqa: E402
+from sentence_transformers.base.modules import Normalize, Transformer  # noqa: E402
+from sentence_transformers.sentence_transformer.modules import Pooling  # noqa: E402
+from transformers.utils import logging as transformers_logging  # noqa: E402
 
-from emberta.encoders.base import Encoder
-from emberta.encoders.model_folder import ModelFolder
-from emberta.encoders.options import MASK_PLACEHOLDERS, EncoderOptions
-from emberta.encoders.torch_modules import LayerSelect, MaskTokenPooling
-from emberta.errors import ModelError, OptionError
+from emberta.encoders.base import Encoder  # noqa: E402
+from emberta.encoders.model_folder import ModelFolder  # noqa: E402
+from emberta.encoders.options import MASK_PLACEHOLDERS, EncoderOptions  # noqa: E402
+from emberta.encoders.torch_modules import LayerSelect, MaskTokenPooling  # noqa: E402
+from emberta.errors import ModelError, OptionError  # noqa: E402
 
 transformers_logging.disable_progress_bar()  # the weight-loading bar is noise on every load
 
@@ -209,6 +206,8 @@ def _first(model, cls):
 
 def _load_model(folder: ModelFolder) -> SentenceTransformer:
     """Load a sentence-transformers folder as is, or a plain Hugging Face folder with mean pooling."""
+    verbosity = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()  # no load reports about unused checkpoint keys
     try:
         if folder.kind == "sentence-transformers":
             return SentenceTransformer(str(folder.path), device="cpu", local_files_only=True)
@@ -222,3 +221,5 @@ def _load_model(folder: ModelFolder) -> SentenceTransformer:
         return SentenceTransformer(modules=[transformer, pooling], device="cpu")
     except (OSError, ValueError, KeyError) as exc:
         raise ModelError(f"model {folder.spec!r} in {folder.path} could not be loaded: {exc}") from exc
+    finally:
+        transformers_logging.set_verbosity(verbosity)
