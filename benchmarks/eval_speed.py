@@ -5,7 +5,8 @@ Runs, in this order, each over the whole task set:
       (no results cache; mteb has no embedding cache, so everything is encoded);
   (b) emberta cold: emberta.evaluate with a fresh EmbeddingStore (a new SQLite file in a temp folder);
   (c) emberta warm: emberta.evaluate again, with a new EmbeddingStore on the same file (a second run);
-  (d) mteb second run (unless --no-mteb-rerun): new task objects, mteb.evaluate again (it re-encodes).
+  (d) mteb second run (unless --no-mteb-rerun): new task objects, mteb.evaluate again (it re-encodes);
+  (e) emberta cold on the ONNX int8 backend (unless --no-onnx; exported before timing).
 Both sides run the default model (all-MiniLM-L6-v2) on CPU in this process with batch size 32 and their default
 encode settings (mteb gets the sentence-transformers model). Models are loaded and warmed up (one small batch each)
 before any timing; only the evaluation calls are timed, data loading included on both sides.
@@ -67,6 +68,7 @@ def main() -> int:
         "--tasks", help=f"comma-separated, from: {', '.join(CHECKS)} (default: {', '.join(DEFAULT_TASKS)})"
     )
     parser.add_argument("--no-mteb-rerun", action="store_true", help="skip (d), mteb's second run")
+    parser.add_argument("--no-onnx", action="store_true", help="skip (e), emberta cold with the ONNX int8 backend")
     args = parser.parse_args()
     checks = select_checks(args.tasks, DEFAULT_TASKS)
     quiet_libraries()
@@ -111,11 +113,11 @@ def main() -> int:
             for c, t in zip(checks, tasks, strict=True)
         }
 
-    def timed_emberta(run: str, store: EmbeddingStore) -> None:
+    def timed_emberta(run: str, store: EmbeddingStore, encoder=ours) -> None:
         print(f"  {run} ... (load {load_average()})", flush=True)
         start = time.perf_counter()
         results = emberta.evaluate(
-            ours, specs, data_dir=args.data_dir, cache=store, batch_size=BATCH_SIZE, show_progress=False
+            encoder, specs, data_dir=args.data_dir, cache=store, batch_size=BATCH_SIZE, show_progress=False
         )
         seconds[run] = time.perf_counter() - start
         per_task[run] = {c.label: (r.evaluation_time, r.main_score) for c, r in zip(checks, results, strict=True)}
@@ -135,6 +137,17 @@ def main() -> int:
             timed_emberta("emberta warm", store)
         finally:
             store.close()
+        if not args.no_onnx:
+            # (e) the same evaluation on the ONNX int8 backend (exported before timing): a faster encoder
+            from emberta.encoders.onnx_export import export_onnx
+
+            onnx = emberta.load_encoder(f"onnx:{export_onnx('default', Path(tmp) / 'int8', quantize='int8')}")
+            onnx.encode(WARM_UP, batch_size=BATCH_SIZE, show_progress=False)
+            store = EmbeddingStore(Path(tmp) / "onnx.sqlite")
+            try:
+                timed_emberta("emberta onnx int8 cold", store, onnx)
+            finally:
+                store.close()
     if not args.no_mteb_rerun:
         timed_mteb("mteb second run")
     print(f"  done (load {load_average()})")
@@ -153,6 +166,8 @@ def main() -> int:
     print("\nseconds: " + ", ".join(f"{r} {seconds[r]:.1f}" for r in runs))
     print(f"mteb_cold / emberta_cold = {cold_ratio:.2f}x (goal >= 2x: {'met' if cold_ratio >= 2 else 'NOT met'})")
     print(f"mteb_cold / emberta_warm = {warm_ratio:.1f}x (goal >= 20x: {'met' if warm_ratio >= 20 else 'NOT met'})")
+    if "emberta onnx int8 cold" in seconds:
+        print(f"mteb_cold / emberta_onnx_int8_cold = {seconds['mteb cold'] / seconds['emberta onnx int8 cold']:.2f}x")
     if "mteb second run" in seconds:
         print(f"mteb_second / emberta_warm = {seconds['mteb second run'] / seconds['emberta warm']:.1f}x")
     return 0
