@@ -192,7 +192,7 @@ def test_reranking_hand_example():
 def test_score_matrix_and_paired_scores_agree_with_scipy(function):
     from scipy.spatial.distance import cdist
 
-    from emberta.tasks.similarity import paired_scores, score_matrix
+    from emberta.similarity import paired_scores, score_matrix
 
     rng = np.random.default_rng(6)
     a, b = rng.standard_normal((4, 5)), rng.standard_normal((3, 5))

@@ -140,7 +140,7 @@ def similarity(
             truncate_dim=truncate_dim,
         ),
     )
-    from emberta.tasks.similarity import paired_cosine
+    from emberta.similarity import paired_cosine
 
     vectors = encoder.encode([text_a, text_b], show_progress=False)
     typer.echo(f"{float(paired_cosine(vectors[:1], vectors[1:])[0]):.4f}")

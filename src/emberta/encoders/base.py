@@ -175,7 +175,7 @@ class Encoder(ABC):
     def similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Similarity matrix (len(a), len(b)) under the model's similarity function (cosine unless the model
         folder says otherwise), as sentence-transformers' `similarity`; 1-D vectors count as one row."""
-        from emberta.tasks.similarity import score_matrix
+        from emberta.similarity import score_matrix
 
         a = np.atleast_2d(np.asarray(a, dtype=np.float32))
         b = np.atleast_2d(np.asarray(b, dtype=np.float32))

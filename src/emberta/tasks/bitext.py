@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 
-from emberta.tasks.similarity import score_matrix
+from emberta.similarity import score_matrix
 
 MAIN_SCORE = "f1"
 

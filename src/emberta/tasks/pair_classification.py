@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import average_precision_score
 
-from emberta.tasks.similarity import paired_cosine, paired_dot, paired_euclidean, paired_manhattan, paired_scores
+from emberta.similarity import paired_cosine, paired_dot, paired_euclidean, paired_manhattan, paired_scores
 
 MAIN_SCORE = "max_ap"
 

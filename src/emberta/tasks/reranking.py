@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from emberta.similarity import paired_scores
 from emberta.tasks.retrieval import K_VALUES, retrieval_metrics
-from emberta.tasks.similarity import paired_scores
 
 MAIN_SCORE = "map_at_1000"
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from emberta.tasks.similarity import score_matrix
+from emberta.similarity import score_matrix
 
 MAIN_SCORE = "ndcg_at_10"
 K_VALUES = (1, 3, 5, 10, 20, 100, 1000)

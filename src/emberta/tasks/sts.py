@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
 
-from emberta.tasks.similarity import paired_cosine, paired_euclidean, paired_manhattan, paired_scores
+from emberta.similarity import paired_cosine, paired_euclidean, paired_manhattan, paired_scores
 
 MAIN_SCORE = "cosine_spearman"
 
