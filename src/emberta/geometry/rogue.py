@@ -8,7 +8,6 @@ import numpy as np
 
 from emberta.geometry._common import as_matrix, sample_rows, unit
 
-
 MIN_EXPECTED_COSINE = 0.01
 
 
