@@ -32,3 +32,7 @@ class ModelError(EmbertaError):
 
 class OutputError(EmbertaError):
     """An output path cannot be written (missing directory, unsupported format)."""
+
+
+class NotApplicable(EmbertaError):
+    """A transform configuration that does not apply to a task type (e.g. hubness reduction of STS pairs)."""

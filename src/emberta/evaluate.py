@@ -10,12 +10,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from emberta.cache import EmbeddingStore
 from emberta.encoders import Encoder, load_encoder
-from emberta.errors import InputError, OptionError
+from emberta.errors import InputError, NotApplicable, OptionError
 from emberta.io import datasets
 from emberta.tasks.registry import (
     BITEXT_MINING,
@@ -30,6 +31,9 @@ from emberta.tasks.registry import (
 )
 from emberta.tasks.results import SubsetScores, TaskResult
 from emberta.version import __version__
+
+if TYPE_CHECKING:
+    from emberta.transforms.pipeline import PostProcess
 
 DATA_ENV = "EMBERTA_DATA"
 
@@ -52,12 +56,15 @@ def evaluate(
     batch_size: int = 32,
     show_progress: bool | None = None,
     on_result: Callable[[TaskResult], None] | None = None,
+    postprocess: PostProcess | None = None,
 ) -> list[TaskResult]:
     """Evaluate an encoder on tasks: registered names, a suite ("quick", "full"), or TaskSpecs (ad-hoc tasks).
 
     data_dir: where task folders are looked up (default EMBERTA_DATA). output_dir: when given, one
     MTEB-style JSON per task is written to output_dir/<model>/<fingerprint[:12]>/<task>.json. cache: True
     uses the on-disk embedding cache (EMBERTA_CACHE), False an in-memory one for this call only.
+    postprocess: transforms, quantization or hubness reduction applied to each task's embeddings, fitted on
+    the task's corpus or training side (see emberta.transforms.parse_config).
     Returns one TaskResult per task, in order; scores are fractions (x100 for display).
     """
     encoder = encoder_or_spec if isinstance(encoder_or_spec, Encoder) else load_encoder(encoder_or_spec)
@@ -72,7 +79,9 @@ def evaluate(
     results = []
     try:
         for spec in specs:
-            result = evaluate_task(spec, encoder, store, root, batch_size=batch_size, show_progress=show_progress)
+            result = evaluate_task(
+                spec, encoder, store, root, batch_size=batch_size, show_progress=show_progress, postprocess=postprocess
+            )
             if out_folder is not None:
                 result.info["result_file"] = str(result.write(out_folder))
             results.append(result)
@@ -102,13 +111,13 @@ def task_folder(spec: TaskSpec, root: Path) -> Path:
 
 def evaluate_task(
     spec: TaskSpec, encoder: Encoder, store: EmbeddingStore, root: Path, *, batch_size: int = 32,
-    show_progress: bool | None = None,
+    show_progress: bool | None = None, postprocess: PostProcess | None = None,
 ) -> TaskResult:  # fmt: skip
     """Run one task; returns its TaskResult (not written anywhere)."""
     folder = task_folder(spec, root)
     start = time.perf_counter()
 
-    embed = _Embedder(encoder, store, spec, batch_size, show_progress)
+    embed = _Embedder(encoder, store, spec, batch_size, show_progress, postprocess)
     runner = _RUNNERS[spec.type]
     subsets = []
     files_used: list[Path] = []
@@ -124,6 +133,7 @@ def evaluate_task(
         "fingerprint": encoder.fingerprint,
         "data": str(folder),
         "dataset_revision": _files_digest(files_used + [folder / f for f in spec.train.values()]),
+        "postprocess": postprocess.name if postprocess is not None else None,
     }
     return TaskResult(spec.name, spec.type, spec.main_score, spec.split, subsets, time.perf_counter() - start, info)
 
@@ -152,6 +162,7 @@ class _Embedder:
     spec: TaskSpec
     batch_size: int
     show_progress: bool | None
+    post: PostProcess | None = None
 
     @property
     def similarity_fn(self) -> str:
@@ -163,6 +174,23 @@ class _Embedder:
             self.encoder, texts, prompt=prompt, batch_size=self.batch_size, show_progress=self.show_progress
         )
 
+    def adapt(self, fit: np.ndarray, *vectors: np.ndarray) -> tuple[np.ndarray, ...]:
+        """`vectors` under the post-process fitted on `fit` (unchanged without one). Hubness reduction needs a
+        query-corpus search, so it does not apply here."""
+        if self.post is None:
+            return vectors
+        if self.post.hubness is not None:
+            raise NotApplicable(f"{self.post.name}: hubness reduction applies to retrieval and bitext tasks")
+        fitted = self.post.fit(fit)
+        return tuple(fitted.apply(v) for v in vectors)
+
+    def scorer(self, corpus: np.ndarray):
+        """scorer(queries, corpus) -> similarity matrix under the post-process fitted on `corpus`, or None."""
+        if self.post is None:
+            return None
+        fitted = self.post.fit(corpus)
+        return lambda queries, docs: fitted.scores(queries, docs, self.similarity_fn)
+
 
 Embed = _Embedder
 # Each runner imports its task module (scikit-learn, scipy) when it runs, so `import emberta` stays fast.
@@ -173,6 +201,7 @@ def _run_sts(spec: TaskSpec, folder: Path, subset: str, paths: list[Path], embed
 
     data = datasets.read_sts(*paths)
     a, b = _pair_vectors(data, embed)
+    a, b = embed.adapt(np.concatenate([a, b]), a, b)
     return sts.evaluate_sts(a, b, data.values, embed.similarity_fn)
 
 
@@ -181,6 +210,7 @@ def _run_pairs(spec: TaskSpec, folder: Path, subset: str, paths: list[Path], emb
 
     data = datasets.read_pairs(*paths)
     a, b = _pair_vectors(data, embed)
+    a, b = embed.adapt(np.concatenate([a, b]), a, b)
     return pair_classification.evaluate_pair_classification(a, b, data.values, embed.similarity_fn)
 
 
@@ -207,11 +237,10 @@ def _run_classification(spec: TaskSpec, folder: Path, subset: str, paths: list[P
     experiments = classification.undersample_experiments(train.labels, spec.samples_per_label, spec.n_experiments)
     union = sorted(set().union(*experiments))
     vectors = embed([train.texts[i] for i in union] + test.texts)
-    train_vectors = np.zeros((len(train.texts), vectors.shape[1]), dtype=np.float32)
-    train_vectors[union] = vectors[: len(union)]
-    return classification.evaluate_classification(
-        train_vectors, train.labels, vectors[len(union) :], test.labels, experiments
-    )
+    union_vectors, test_vectors = embed.adapt(vectors[: len(union)], vectors[: len(union)], vectors[len(union) :])
+    train_vectors = np.zeros((len(train.texts), union_vectors.shape[1]), dtype=np.float32)
+    train_vectors[union] = union_vectors
+    return classification.evaluate_classification(train_vectors, train.labels, test_vectors, test.labels, experiments)
 
 
 def _run_clustering(spec: TaskSpec, folder: Path, subset: str, paths: list[Path], embed: Embed) -> dict:
@@ -226,6 +255,7 @@ def _run_clustering(spec: TaskSpec, folder: Path, subset: str, paths: list[Path]
             path=paths[0],
         )
     vectors = embed([data.texts[i] for i in rows])
+    (vectors,) = embed.adapt(vectors, vectors)
     return clustering.evaluate_clustering(vectors, [data.labels[i] for i in rows], rng)
 
 
@@ -236,7 +266,10 @@ def _run_retrieval(spec: TaskSpec, folder: Path, subset: str, paths: list[Path],
     doc_ids, query_ids = list(data.corpus), list(data.queries)
     doc_vectors = embed([data.corpus[d] for d in doc_ids], "document")
     query_vectors = embed([data.queries[q] for q in query_ids], "query")
-    run = retrieval.search(query_vectors, doc_vectors, doc_ids, query_ids, similarity_fn=embed.similarity_fn)
+    run = retrieval.search(
+        query_vectors, doc_vectors, doc_ids, query_ids, similarity_fn=embed.similarity_fn,
+        scorer=embed.scorer(doc_vectors),
+    )  # fmt: skip
     return retrieval.retrieval_metrics(run, data.qrels)
 
 
@@ -247,6 +280,7 @@ def _run_reranking(spec: TaskSpec, folder: Path, subset: str, paths: list[Path],
     query_vectors = embed([item.query for item in items], "query")
     candidates = [c.strip() for item in items for c in item.positives + item.negatives]  # MTEB strips documents
     candidate_vectors = embed(candidates, "document")
+    query_vectors, candidate_vectors = embed.adapt(candidate_vectors, query_vectors, candidate_vectors)
     per_query, start = [], 0
     for item in items:
         n = len(item.positives) + len(item.negatives)
@@ -261,7 +295,7 @@ def _run_bitext(spec: TaskSpec, folder: Path, subset: str, paths: list[Path], em
 
     data = datasets.read_bitext(paths[0])
     a, b = _pair_vectors(data, embed)
-    return bitext.evaluate_bitext(a, b, embed.similarity_fn)
+    return bitext.evaluate_bitext(a, b, embed.similarity_fn, scorer=embed.scorer(np.concatenate([a, b])))
 
 
 _RUNNERS = {

@@ -87,3 +87,54 @@ def tasks_table(root: Path | None) -> Table:
             notes.append(f"missing {spec.folder}/")
         table.add_row(spec.name, spec.type, str(len(spec.subsets)), " ".join(n for n in notes if n))
     return table
+
+
+def geometry_table(report: dict) -> Table:
+    """`emberta analyze`: one row per measure."""
+    table = Table(title=f"{report['model']}: {report['source']} ({report['rows']} texts)", show_header=False,
+                  title_justify="left", box=box.SIMPLE_HEAD)  # fmt: skip
+    table.add_column("measure", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    iso, rogue, spec = report["isotropy"], report["rogue_dimensions"], report["spectrum"]
+    rows = [
+        ("average cosine", f"{iso['average_cosine']:.3f}"),
+        ("partition isotropy", f"{iso['partition_isotropy']:.3g}"),
+        ("rogue dimensions", ", ".join(f"{r['dim']} ({100 * r['share']:.0f}%)" for r in rogue["top"][:3])
+         + ("" if rogue["rogue"] else "  (none above 10%)")),
+    ]  # fmt: skip
+    for key, label in (("hubness", "hubness"), ("hubness_mp", "hubness after MP"), ("hubness_ls", "after LS")):
+        h = report[key]
+        rows.append((f"{label} (k={h['k']})", f"skewness {h['k_skewness']:.2f}, Robin Hood {h['robin_hood']:.2f}, "
+                     f"hubs {h['hub_occurrence']:.2f}, antihubs {h['antihub_occurrence']:.2f}"))  # fmt: skip
+    intrinsic = report["intrinsic_dimension"]
+    rows += [
+        ("intrinsic dimension", f"TwoNN {intrinsic['twonn']:.1f}, MLE {intrinsic['mle']:.1f}"),
+        ("effective rank", f"{spec['effective_rank']:.1f} of {report['dim']}"),
+        ("dims for 90/95/99% variance", " / ".join(str(v) for v in spec["dims_for_variance"].values())),
+        ("uniformity", f"{report['alignment_uniformity']['uniformity']:.3f}"),
+    ]
+    if "language_separability" in report:
+        lang = report["language_separability"]
+        rows.append(("language separability", f"{lang['accuracy']:.3f} (chance {lang['chance']:.3f})"))
+    for label, value in rows:
+        table.add_row(label, value)
+    return table
+
+
+def sweep_table(result) -> Table:
+    """`emberta sweep`: score per configuration and task, bytes per vector, change against "none"."""
+    tasks = list(dict.fromkeys(r.task for r in result.rows))
+    table = Table(title="sweep: main score x100 (change vs none)", title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("config", no_wrap=True)
+    table.add_column("bytes", justify="right")
+    for task in tasks:
+        table.add_column(task, justify="right")
+    for config in dict.fromkeys(r.config for r in result.rows):
+        cells = {r.task: r for r in result.rows if r.config == config}
+        values = []
+        for task in tasks:
+            r = cells[task]
+            change = "" if r.relative_change is None or config == "none" else f" ({r.relative_change:+.1f}%)"
+            values.append("n/a" if r.score is None else f"{r.score:.2f}{change}")
+        table.add_row(config, str(next(iter(cells.values())).bytes_per_vector), *values)
+    return table

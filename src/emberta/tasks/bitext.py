@@ -13,20 +13,18 @@ MAIN_SCORE = "f1"
 
 
 def nearest_neighbours(
-    source: np.ndarray, target: np.ndarray, similarity_fn: str = "cosine", chunk: int = 1024
+    source: np.ndarray, target: np.ndarray, similarity_fn: str = "cosine", chunk: int = 1024, scorer=None
 ) -> np.ndarray:
-    """Index of the most similar target row for each source row."""
-    return np.concatenate(
-        [
-            score_matrix(source[i : i + chunk], target, similarity_fn).argmax(axis=1)
-            for i in range(0, len(source), chunk)
-        ]
-    )
+    """Index of the most similar target row for each source row (or by scorer(source_chunk, target))."""
+    score = scorer or (lambda a, b: score_matrix(a, b, similarity_fn))
+    return np.concatenate([score(source[i : i + chunk], target).argmax(axis=1) for i in range(0, len(source), chunk)])
 
 
-def evaluate_bitext(source: np.ndarray, target: np.ndarray, similarity_fn: str = "cosine") -> dict[str, float]:
+def evaluate_bitext(
+    source: np.ndarray, target: np.ndarray, similarity_fn: str = "cosine", scorer=None
+) -> dict[str, float]:
     """accuracy, precision, recall, f1 of nearest-neighbour matching source -> target."""
-    predicted = nearest_neighbours(source, target, similarity_fn)
+    predicted = nearest_neighbours(source, target, similarity_fn, scorer=scorer)
     gold = np.arange(len(source))
     return {
         "precision": float(precision_score(gold, predicted, zero_division=0, average="weighted")),

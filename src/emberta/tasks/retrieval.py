@@ -19,15 +19,16 @@ Qrels = Mapping[str, Mapping[str, int]]
 
 def search(
     query_vectors: np.ndarray, doc_vectors: np.ndarray, doc_ids: Sequence[str], query_ids: Sequence[str],
-    top_k: int = max(K_VALUES), chunk: int = 256, similarity_fn: str = "cosine",
+    top_k: int = max(K_VALUES), chunk: int = 256, similarity_fn: str = "cosine", scorer=None,
 ) -> dict[str, dict[str, float]]:  # fmt: skip
-    """Exact top-k search (the model's `similarity_fn`, cosine by default): {query id: {document id: score}}
-    with the `top_k` best documents per query."""
+    """Exact top-k search (the model's `similarity_fn`, cosine by default; or scorer(query_chunk, doc_vectors)
+    -> score matrix): {query id: {document id: score}} with the `top_k` best documents per query."""
     doc_ids = list(doc_ids)
     k = min(top_k, len(doc_ids))
     run: dict[str, dict[str, float]] = {}
     for start in range(0, len(query_ids), chunk):
-        scores = score_matrix(query_vectors[start : start + chunk], doc_vectors, similarity_fn)
+        queries = query_vectors[start : start + chunk]
+        scores = scorer(queries, doc_vectors) if scorer else score_matrix(queries, doc_vectors, similarity_fn)
         top = (
             np.argpartition(-scores, k - 1, axis=1)[:, :k]
             if k < len(doc_ids)

@@ -1,0 +1,116 @@
+"""`emberta analyze`: encode a set of texts (a file, or a registered task's texts), measure the geometry of the
+embeddings, write report.json and PNG plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from emberta.cache import EmbeddingStore
+from emberta.encoders import Encoder, load_encoder
+from emberta.errors import OptionError
+from emberta.io import datasets
+from emberta.io.atomic import write_text_atomic
+from emberta.io.readers import TextReader
+
+
+def task_texts(name: str, data_dir) -> tuple[list[str], list[str] | None, list[str] | None]:
+    """(texts, labels or None, languages or None) of a registered task: sentences of STS, pair and bitext
+    tasks (languages per subset where the task has them), texts and labels of classification and clustering
+    tests, a retrieval corpus, reranking queries and candidates."""
+    from emberta.evaluate import data_root, task_folder
+    from emberta.tasks.registry import get_task
+
+    spec = get_task(name)
+    folder = task_folder(spec, data_root(data_dir))
+    texts, labels, languages = [], [], []
+    for subset, files in spec.subsets.items():
+        paths = [folder / f for f in files]
+        if spec.type in ("STS", "PairClassification", "BitextMining"):
+            reader = {"STS": datasets.read_sts, "PairClassification": datasets.read_pairs,
+                      "BitextMining": datasets.read_bitext}[spec.type]  # fmt: skip
+            data = reader(*paths)
+            found = list(dict.fromkeys(data.sentences1 + data.sentences2))
+        elif spec.type in ("Classification", "Clustering"):
+            data = datasets.read_labelled(paths[0], spec.text_field)
+            found, labels = data.texts, labels + data.labels
+        elif spec.type == "Retrieval":
+            found = list(datasets.read_beir(paths[0], spec.split).corpus.values())
+        else:
+            items = datasets.read_reranking(paths[0])
+            found = list(dict.fromkeys(t for item in items for t in [item.query, *item.positives, *item.negatives]))
+        texts += found
+        languages += [subset] * len(found)
+    return texts, (labels or None), (languages if len(spec.subsets) > 1 else None)
+
+
+def analyze(
+    encoder_or_spec: Encoder | str | Path,
+    *,
+    texts_file: str | Path | None = None,
+    field: str = "text",
+    labels_field: str | None = None,
+    dataset: str | None = None,
+    data_dir=None,
+    out: str | Path | None = None,
+    k: int = 10,
+    cache: bool = True,
+) -> dict:
+    """Measure the embeddings of a text file or a registered task's texts. With `out`: report.json and PNG
+    plots (spectrum, per-dimension mean and spread with rogue dimensions, k-occurrence histogram, 2-D PCA
+    coloured by label). Returns the report."""
+    from emberta.geometry.hubness import k_occurrence, knn_from_scores
+    from emberta.geometry.report import measure_all
+    from emberta.geometry.spectrum import spectrum
+    from emberta.report import plots
+    from emberta.similarity import score_matrix
+
+    if (texts_file is None) == (dataset is None):
+        raise OptionError("give either --texts FILE or --dataset TASK")
+    languages = None
+    if texts_file is not None:
+        reader = TextReader(texts_file, field=field)
+        records = list(reader)
+        texts = [r.text for r in records]
+        labels = _labels(texts_file, labels_field, len(texts)) if labels_field else None
+    else:
+        texts, labels, languages = task_texts(dataset, data_dir)
+    encoder = encoder_or_spec if isinstance(encoder_or_spec, Encoder) else load_encoder(encoder_or_spec)
+    store = EmbeddingStore.default() if cache else EmbeddingStore(None)
+    try:
+        vectors = store.encode(encoder, texts)
+    finally:
+        store.close()
+    report = {"model": encoder.name, "fingerprint": encoder.fingerprint, "source": str(texts_file or dataset)}
+    report.update(measure_all(vectors, languages=languages, k=k))
+    if out is not None:
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(folder / "report.json", json.dumps(report, indent=2) + "\n")
+        rows = _rows(len(vectors))  # the rows measure_all measured
+        sample = vectors[rows]
+        plots.spectrum_plot(spectrum(sample).singular_values, folder / "spectrum.png")
+        plots.dimensions_plot(sample, report["rogue_dimensions"]["rogue"], folder / "dimensions.png")
+        neighbours = knn_from_scores(score_matrix(sample, sample), k)
+        plots.k_occurrence_plot(k_occurrence(neighbours, len(sample)), k, folder / "k_occurrence.png")
+        chosen = labels or languages
+        plots.pca_scatter(
+            sample, None if chosen is None else np.asarray(chosen)[_rows(len(vectors))], folder / "pca.png"
+        )
+    return report
+
+
+def _rows(n: int) -> np.ndarray:
+    from emberta.geometry._common import sample_rows
+    from emberta.geometry.report import MAX_ROWS
+
+    return sample_rows(n, MAX_ROWS, 0)
+
+
+def _labels(path, field: str, n: int) -> list[str]:
+    labels = [r.text for r in TextReader(path, field=field)]
+    if len(labels) != n:
+        raise OptionError(f"{path}: {len(labels)} labels for {n} texts")
+    return labels

@@ -1,0 +1,110 @@
+"""PNG plots (matplotlib, no display needed): the sweep's quality against storage, and the geometry plots of
+`emberta analyze`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    from emberta.io.atomic import temp_path_for
+
+    path = Path(path)
+    tmp = temp_path_for(path)
+    try:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def sweep_plot(rows, path: Path, title: str) -> Path:
+    """Main score against bytes per vector (log scale), one series per task, each point labelled."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for task in dict.fromkeys(r.task for r in rows):
+        points = [r for r in rows if r.task == task and r.score is not None]
+        ax.scatter([r.bytes_per_vector for r in points], [r.score for r in points], label=task)
+        for r in points:
+            ax.annotate(r.config, (r.bytes_per_vector, r.score), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("bytes per vector")
+    ax.set_ylabel("main score (x100)")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    path = _save(fig, path)
+    plt.close(fig)
+    return path
+
+
+def spectrum_plot(singular_values: np.ndarray, path: Path) -> Path:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.semilogy(np.arange(1, len(singular_values) + 1), singular_values)
+    ax.set_xlabel("component")
+    ax.set_ylabel("singular value")
+    ax.set_title("singular-value spectrum (centred)")
+    path = _save(fig, path)
+    plt.close(fig)
+    return path
+
+
+def dimensions_plot(x: np.ndarray, rogue: list[int], path: Path) -> Path:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4))
+    dims = np.arange(x.shape[1])
+    ax.errorbar(dims, x.mean(axis=0), yerr=x.std(axis=0), fmt=".", markersize=2, elinewidth=0.5)
+    if rogue:
+        ax.scatter(rogue, x.mean(axis=0)[rogue], color="red", zorder=3, label="rogue dimensions")
+        ax.legend()
+    ax.set_xlabel("dimension")
+    ax.set_ylabel("mean +- std")
+    ax.set_title("per-dimension mean and spread")
+    path = _save(fig, path)
+    plt.close(fig)
+    return path
+
+
+def k_occurrence_plot(occurrence: np.ndarray, k: int, path: Path) -> Path:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.hist(occurrence, bins=min(60, int(occurrence.max()) + 1), log=True)
+    ax.axvline(2 * k, color="red", linestyle="--", label=f"hub threshold (2k = {2 * k})")
+    ax.set_xlabel(f"k-occurrence (k = {k})")
+    ax.set_ylabel("points")
+    ax.legend()
+    path = _save(fig, path)
+    plt.close(fig)
+    return path
+
+
+def pca_scatter(x: np.ndarray, labels, path: Path) -> Path:
+    plt = _pyplot()
+    centred = x - x.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    xy = centred @ vt[:2].T
+    fig, ax = plt.subplots(figsize=(6, 6))
+    if labels is None:
+        ax.scatter(xy[:, 0], xy[:, 1], s=3)
+    else:
+        labels = np.asarray(labels)
+        for label in np.unique(labels)[:20]:
+            mask = labels == label
+            ax.scatter(xy[mask, 0], xy[mask, 1], s=3, label=str(label))
+        ax.legend(fontsize=7, markerscale=3)
+    ax.set_title("2-D PCA")
+    path = _save(fig, path)
+    plt.close(fig)
+    return path
