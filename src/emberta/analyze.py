@@ -114,3 +114,40 @@ def _labels(path, field: str, n: int) -> list[str]:
     if len(labels) != n:
         raise OptionError(f"{path}: {len(labels)} labels for {n} texts")
     return labels
+
+
+# Definitional pairs of Bolukbasi et al. (2016), used to find the gender direction for HardDebias.
+GENDER_PAIRS = [
+    ("woman", "man"), ("girl", "boy"), ("she", "he"), ("mother", "father"), ("daughter", "son"),
+    ("gal", "guy"), ("female", "male"), ("her", "his"), ("herself", "himself"), ("Mary", "John"),
+]  # fmt: skip
+
+
+def bias_tests(
+    encoder_or_spec: Encoder | str | Path, paths: list[Path], *, debias: bool = False, permutations: int = 10_000
+) -> list[dict]:
+    """WEAT/SEAT effect sizes and permutation p-values of each test file; with debias, also after removing the
+    gender direction (HardDebias fitted on GENDER_PAIRS)."""
+    from emberta.geometry.bias import weat
+    from emberta.transforms.linear import HardDebias
+
+    encoder = encoder_or_spec if isinstance(encoder_or_spec, Encoder) else load_encoder(encoder_or_spec)
+    debiaser = None
+    if debias:
+        words = [w for pair in GENDER_PAIRS for w in pair]
+        debiaser = HardDebias().fit(
+            encoder.encode(words, show_progress=False), np.repeat(np.arange(len(GENDER_PAIRS)), 2)
+        )
+    rows = []
+    for path in paths:
+        test = datasets.read_weat(path)
+        sets = [encoder.encode(examples, show_progress=False) for _, examples in (*test.targets, *test.attributes)]
+        result = weat(*sets, permutations=permutations)
+        row = {"test": test.name, "targets": " vs ".join(c for c, _ in test.targets),
+               "attributes": " vs ".join(c for c, _ in test.attributes),
+               "effect_size": result.effect_size, "p_value": result.p_value}  # fmt: skip
+        if debiaser is not None:
+            after = weat(*[debiaser.transform(s) for s in sets], permutations=permutations)
+            row |= {"effect_size_debiased": after.effect_size, "p_value_debiased": after.p_value}
+        rows.append(row)
+    return rows

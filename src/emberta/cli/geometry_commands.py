@@ -16,6 +16,7 @@ DEFAULT_CONFIGS = "none; center; whiten; abtt:3; clip; pca:128; trunc:128; int8;
 def register(app: typer.Typer) -> None:
     app.command("analyze", rich_help_panel=PANEL)(analyze_command)
     app.command("sweep", rich_help_panel=PANEL)(sweep_command)
+    app.command("bias", rich_help_panel=PANEL)(bias_command)
 
 
 @handle_errors
@@ -70,3 +71,26 @@ def sweep_command(
         echo_err(f"texts encoded: {result.encoded}, cache hits: {result.cache_hits}")
         if out is not None:
             echo_err(f"results: {out / 'sweep.csv'}, {out / 'sweep.png'}")
+
+
+@handle_errors
+def bias_command(
+    model: str = MODEL,
+    tests: str = typer.Option(
+        "weat6,weat7,weat8,sent-weat6,sent-weat7,sent-weat8", help="Test names (files of weat_seat/)."
+    ),
+    data_dir: Path | None = typer.Option(None, help="Folder holding the datasets (default: $EMBERTA_DATA)."),
+    debias: bool = typer.Option(False, help="Also report effect sizes after hard debiasing (gender direction)."),
+    permutations: int = typer.Option(10_000, min=100, help="Permutations of the p-value test."),
+) -> None:
+    """WEAT/SEAT bias tests: effect size and permutation p-value per test, optionally after hard debiasing."""
+    from rich.console import Console
+
+    from emberta.analyze import bias_tests
+    from emberta.evaluate import data_root
+    from emberta.report.tables import bias_table
+
+    folder = data_root(data_dir) / "weat_seat"
+    paths = [folder / f"{name.strip()}.jsonl" for name in tests.split(",") if name.strip()]
+    rows = bias_tests(model, paths, debias=debias, permutations=permutations)
+    Console(highlight=False).print(bias_table(rows))

@@ -226,3 +226,34 @@ def _first_existing(folder: Path, names: list[str]) -> Path:
         if (folder / name).is_file():
             return folder / name
     raise InputError(f"missing {' or '.join(names)}; expected a BEIR folder", path=folder)
+
+
+@dataclass(frozen=True)
+class WeatTest:
+    """A WEAT/SEAT test: two target sets and two attribute sets, each (category name, examples)."""
+
+    name: str
+    targets: tuple[tuple[str, list[str]], tuple[str, list[str]]]
+    attributes: tuple[tuple[str, list[str]], tuple[str, list[str]]]
+
+
+def read_weat(path: Path) -> WeatTest:
+    """A sent-bias test file: one JSON object with targ1, targ2, attr1, attr2 = {"category", "examples"}."""
+    import json
+
+    path = Path(path)
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("no such file; check the path", path=path) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON ({exc.msg})", path=path, line=exc.lineno) from None
+    sets = []
+    for key in ("targ1", "targ2", "attr1", "attr2"):
+        entry = spec.get(key) if isinstance(spec, dict) else None
+        examples = entry.get("examples") if isinstance(entry, dict) else None
+        if not isinstance(examples, list) or not examples or not all(isinstance(e, str) for e in examples):
+            raise InputError(f'{key!r} must be {{"category": ..., "examples": [strings]}}', path=path)
+        sets.append((str(entry.get("category", key)), examples))
+    name = path.name.removesuffix(".jsonl").removesuffix(".json")
+    return WeatTest(name, (sets[0], sets[1]), (sets[2], sets[3]))

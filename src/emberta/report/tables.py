@@ -138,3 +138,18 @@ def sweep_table(result) -> Table:
             values.append("n/a" if r.score is None else f"{r.score:.2f}{change}")
         table.add_row(config, str(next(iter(cells.values())).bytes_per_vector), *values)
     return table
+
+
+def bias_table(rows: list[dict]) -> Table:
+    """`emberta bias`: effect size and p-value per test (and after debiasing when computed)."""
+    table = Table(title="WEAT / SEAT", title_justify="left", box=box.SIMPLE_HEAD)
+    debiased = "effect_size_debiased" in rows[0] if rows else False
+    columns = ["test", "targets / attributes", "effect size", "p"] + (["debiased", "p"] if debiased else [])
+    for column in columns:
+        table.add_column(column, justify="right" if column in ("effect size", "p", "debiased") else "left")
+    for r in rows:
+        cells = [r["test"], f"{r['targets']} / {r['attributes']}", f"{r['effect_size']:+.2f}", f"{r['p_value']:.3f}"]
+        if debiased:
+            cells += [f"{r['effect_size_debiased']:+.2f}", f"{r['p_value_debiased']:.3f}"]
+        table.add_row(*cells)
+    return table
