@@ -51,3 +51,24 @@ def test_sweep_on_a_registered_task(tiny_models, data_dir, tmp_path):
     assert "n/a" in result.stdout and "texts encoded: 2552" in result.stderr
     lines = (tmp_path / "sweep.csv").read_text().splitlines()
     assert len(lines) == 6 and lines[3].startswith("trunc:8,STSBenchmark,STS,cosine_spearman,")
+
+
+def test_bias_tests_with_and_without_debiasing(tiny_models, data_dir, tmp_path):
+    result = run("bias", "-m", tiny_models["bert"], "--data-dir", data_dir, "--tests", "weat6,sent-weat7", "--debias",
+                 "--permutations", "200")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "weat6" in result.stdout and "sent-weat7" in result.stdout and "debiased" in result.stdout
+
+
+def test_bias_bad_test_file(tiny_models, tmp_path):
+    from emberta.errors import InputError
+    from emberta.io.datasets import read_weat
+
+    (tmp_path / "weat_seat").mkdir()
+    (tmp_path / "weat_seat" / "broken.jsonl").write_text('{"targ1": {"examples": []}}')
+    result = run("bias", "-m", tiny_models["bert"], "--data-dir", tmp_path, "--tests", "broken,missing")
+    assert result.exit_code == 2 and "'targ1' must be" in result.stderr
+    import pytest
+
+    with pytest.raises(InputError, match="no such file"):
+        read_weat(tmp_path / "weat_seat" / "missing.jsonl")
