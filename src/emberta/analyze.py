@@ -16,10 +16,13 @@ from emberta.io.atomic import write_text_atomic
 from emberta.io.readers import TextReader
 
 
-def task_texts(name: str, data_dir) -> tuple[list[str], list[str] | None, list[str] | None]:
+def task_texts(
+    name: str, data_dir, positives: list | None = None
+) -> tuple[list[str], list[str] | None, list[str] | None]:
     """(texts, labels or None, languages or None) of a registered task: sentences of STS, pair and bitext
     tasks (languages per subset where the task has them), texts and labels of classification and clustering
-    tests, a retrieval corpus, reranking queries and candidates."""
+    tests, a retrieval corpus, reranking queries and candidates. `positives`, when a list, receives the
+    (text, text) pairs that mean the same: STS pairs scored >= 4 of 5, positive pairs, translations."""
     from emberta.evaluate import data_root, task_folder
     from emberta.tasks.registry import get_task
 
@@ -33,6 +36,14 @@ def task_texts(name: str, data_dir) -> tuple[list[str], list[str] | None, list[s
                       "BitextMining": datasets.read_bitext}[spec.type]  # fmt: skip
             data = reader(*paths)
             found = list(dict.fromkeys(data.sentences1 + data.sentences2))
+            if positives is not None:
+                keep = {"STS": lambda v: v >= 4.0, "PairClassification": lambda v: v == 1}.get(
+                    spec.type, lambda v: True
+                )
+                values = data.values or [1.0] * len(data.sentences1)
+                positives += [
+                    (a, b) for a, b, v in zip(data.sentences1, data.sentences2, values, strict=True) if keep(v)
+                ]
         elif spec.type in ("Classification", "Clustering"):
             data = datasets.read_labelled(paths[0], spec.text_field)
             found, labels = data.texts, labels + data.labels
@@ -75,8 +86,9 @@ def analyze(
         records = list(reader)
         texts = [r.text for r in records]
         labels = _labels(texts_file, labels_field, len(texts)) if labels_field else None
-    else:
-        texts, labels, languages = task_texts(dataset, data_dir)
+    pairs: list[tuple[str, str]] = []
+    if texts_file is None:
+        texts, labels, languages = task_texts(dataset, data_dir, positives=pairs)
     encoder = encoder_or_spec if isinstance(encoder_or_spec, Encoder) else load_encoder(encoder_or_spec)
     store = EmbeddingStore.default() if cache else EmbeddingStore(None)
     try:
@@ -85,6 +97,14 @@ def analyze(
         store.close()
     report = {"model": encoder.name, "fingerprint": encoder.fingerprint, "source": str(texts_file or dataset)}
     report.update(measure_all(vectors, languages=languages, k=k))
+    if pairs:  # alignment (Wang & Isola): mean squared distance of normalised positive pairs
+        from emberta.geometry.alignment import alignment_uniformity
+
+        index = {t: i for i, t in enumerate(texts)}
+        left = vectors[[index[a] for a, _ in pairs]]
+        right = vectors[[index[b] for _, b in pairs]]
+        report["alignment_uniformity"]["alignment"] = alignment_uniformity(left, right, max_rows=2).alignment
+        report["alignment_uniformity"]["positive_pairs"] = len(pairs)
     if out is not None:
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)

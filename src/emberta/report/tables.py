@@ -112,6 +112,7 @@ def geometry_table(report: dict) -> Table:
         ("effective rank", f"{spec['effective_rank']:.1f} of {report['dim']}"),
         ("dims for 90/95/99% variance", " / ".join(str(v) for v in spec["dims_for_variance"].values())),
         ("uniformity", f"{report['alignment_uniformity']['uniformity']:.3f}"),
+        ("alignment (positive pairs)", _alignment(report["alignment_uniformity"])),
     ]
     if "language_separability" in report:
         lang = report["language_separability"]
@@ -119,6 +120,12 @@ def geometry_table(report: dict) -> Table:
     for label, value in rows:
         table.add_row(label, value)
     return table
+
+
+def _alignment(measures: dict) -> str:
+    if measures["alignment"] is None:
+        return "n/a (no positive pairs)"
+    return f"{measures['alignment']:.3f} ({measures['positive_pairs']} pairs)"
 
 
 def sweep_table(result) -> Table:
