@@ -152,15 +152,18 @@ def test_sweep_encodes_each_text_once(tiny_models, tmp_path):
     from emberta.tasks.registry import adhoc_task
 
     sts = tmp_path / "sts.jsonl"
-    words = ["fox", "dog", "cat", "book", "street", "guitar"]
-    rows = [{"sentence1": f"a {w} here", "sentence2": f"the {w} there", "score": i % 5} for i, w in enumerate(words)]
+    words = ["fox", "dog", "cat", "book", "street", "guitar", "weather", "numbers", "search", "breeze"]
+    rows = [{"sentence1": f"a {w} here", "sentence2": f"the {v} there", "score": (i + j) % 5}
+            for i, w in enumerate(words[:5]) for j, v in enumerate(words[5:])]  # fmt: skip
     sts.write_text("".join(json.dumps(r) + "\n" for r in rows))
     store = EmbeddingStore(None)
     result = sweep(tiny_models["bert"], [adhoc_task("sts", file=sts)], "none; center; pca:4; int8; binary; mp",
                    cache=store, output_dir=tmp_path / "out")  # fmt: skip
-    assert store.encoded == 12 and len(result.rows) == 6
+    assert store.encoded == 10 and len(result.rows) == 6  # 10 distinct sentences, encoded once for 6 configs
     by_config = {r.config: r for r in result.rows}
-    assert by_config["mp"].score is None and by_config["none"].relative_change == 0.0
+    none, center = by_config["none"], by_config["center"]
+    assert none.score != 0 and none.relative_change == 0.0 and by_config["mp"].score is None
+    assert center.relative_change == pytest.approx(100 * (center.score - none.score) / abs(none.score))
     assert by_config["pca:4"].bytes_per_vector == 16 and by_config["binary"].bytes_per_vector == 4
     assert (tmp_path / "out" / "sweep.csv").read_text().startswith("config,task,type")
     assert (tmp_path / "out" / "sweep.png").stat().st_size > 1000
