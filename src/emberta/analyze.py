@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 
-from emberta.cache import EmbeddingStore
 from emberta.encoders import Encoder, load_encoder
 from emberta.errors import OptionError
 from emberta.io import datasets
@@ -72,6 +71,7 @@ def analyze(
     """Measure the embeddings of a text file or a registered task's texts. With `out`: report.json and PNG
     plots (spectrum, per-dimension mean and spread with rogue dimensions, k-occurrence histogram, 2-D PCA
     coloured by label). Returns the report."""
+    from emberta.evaluate import store_for
     from emberta.geometry.hubness import k_occurrence, knn_from_scores
     from emberta.geometry.report import measure_all
     from emberta.geometry.spectrum import spectrum
@@ -90,7 +90,7 @@ def analyze(
     if texts_file is None:
         texts, labels, languages = task_texts(dataset, data_dir, positives=pairs)
     encoder = encoder_or_spec if isinstance(encoder_or_spec, Encoder) else load_encoder(encoder_or_spec)
-    store = EmbeddingStore.default() if cache else EmbeddingStore(None)
+    store = store_for(cache)
     try:
         vectors = store.encode(encoder, texts)
     finally:

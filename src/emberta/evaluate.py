@@ -68,11 +68,8 @@ def evaluate(
     Returns one TaskResult per task, in order; scores are fractions (x100 for display).
     """
     encoder = encoder_or_spec if isinstance(encoder_or_spec, Encoder) else load_encoder(encoder_or_spec)
-    specs = tasks if tasks and isinstance(tasks, list) and isinstance(tasks[0], TaskSpec) else resolve_tasks(tasks)
-    root = data_root(data_dir) if any(not Path(s.folder).is_absolute() for s in specs) else Path("/")
-    for spec in specs:  # fail on a missing folder before any encoding
-        task_folder(spec, root)
-    store = _store_for(cache)
+    specs, root = prepare_tasks(tasks, data_dir)
+    store = store_for(cache)
     out_folder = None
     if output_dir is not None:
         out_folder = Path(output_dir) / encoder.name.replace("/", "__") / encoder.fingerprint[:12]
@@ -93,7 +90,17 @@ def evaluate(
     return results
 
 
-def _store_for(cache: bool | EmbeddingStore) -> EmbeddingStore:
+def prepare_tasks(tasks: str | list[str] | list[TaskSpec] | None, data_dir) -> tuple[list[TaskSpec], Path]:
+    """Task specs (names, a suite or TaskSpecs) and their data root, every folder checked before any encoding."""
+    specs = tasks if tasks and isinstance(tasks, list) and isinstance(tasks[0], TaskSpec) else resolve_tasks(tasks)
+    root = data_root(data_dir) if any(not Path(s.folder).is_absolute() for s in specs) else Path("/")
+    for spec in specs:
+        task_folder(spec, root)
+    return specs, root
+
+
+def store_for(cache: bool | EmbeddingStore) -> EmbeddingStore:
+    """The given store, the on-disk cache (True) or a store in memory (False); callers close what they made."""
     if isinstance(cache, EmbeddingStore):
         return cache
     return EmbeddingStore.default() if cache else EmbeddingStore(None)

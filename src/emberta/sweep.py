@@ -11,9 +11,9 @@ from pathlib import Path
 from emberta.cache import EmbeddingStore
 from emberta.encoders import Encoder, load_encoder
 from emberta.errors import NotApplicable
-from emberta.evaluate import data_root, evaluate_task, task_folder
+from emberta.evaluate import evaluate_task, prepare_tasks, store_for
 from emberta.io.atomic import write_text_atomic
-from emberta.tasks.registry import TaskSpec, resolve_tasks
+from emberta.tasks.registry import TaskSpec
 from emberta.transforms.pipeline import PostProcess, parse_configs
 
 
@@ -67,13 +67,8 @@ def sweep(
     sweep.png (main score against bytes per vector)."""
     encoder = encoder_or_spec if isinstance(encoder_or_spec, Encoder) else load_encoder(encoder_or_spec)
     posts = parse_configs(configs) if isinstance(configs, str) else configs
-    specs = tasks if tasks and isinstance(tasks, list) and isinstance(tasks[0], TaskSpec) else resolve_tasks(tasks)
-    root = data_root(data_dir) if any(not Path(s.folder).is_absolute() for s in specs) else Path("/")
-    for spec in specs:
-        task_folder(spec, root)
-    store = (
-        cache if isinstance(cache, EmbeddingStore) else (EmbeddingStore.default() if cache else EmbeddingStore(None))
-    )
+    specs, root = prepare_tasks(tasks, data_dir)
+    store = store_for(cache)
     scores: dict[tuple[str, str], float | None] = {}
     try:
         for post in posts:
