@@ -18,6 +18,7 @@ from emberta.encoders.long_text import LongTextWarning, cut_to_budget, fit, spli
 from emberta.encoders.model_folder import ModelFolder
 from emberta.encoders.options import MASK_PLACEHOLDERS, PROMPT_POOLING_PREFIX, EncoderOptions
 from emberta.errors import InputError, OptionError
+from emberta.similarity import score_matrix, unit_rows
 
 FINGERPRINT_FORMAT = 1
 
@@ -175,8 +176,6 @@ class Encoder(ABC):
     def similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Similarity matrix (len(a), len(b)) under the model's similarity function (cosine unless the model
         folder says otherwise), as sentence-transformers' `similarity`; 1-D vectors count as one row."""
-        from emberta.similarity import score_matrix
-
         a = np.atleast_2d(np.asarray(a, dtype=np.float32))
         b = np.atleast_2d(np.asarray(b, dtype=np.float32))
         if a.shape[1] != b.shape[1]:
@@ -254,7 +253,7 @@ class Encoder(ABC):
         if self.options.truncate_dim is not None:
             vectors = vectors[:, : self.options.truncate_dim]
         if self.normalize:
-            vectors = _unit_rows(vectors)
+            vectors = unit_rows(vectors)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
@@ -276,11 +275,6 @@ def _as_text_list(texts: Iterable[str] | str) -> list[str]:
         if not isinstance(text, str):
             raise InputError(f"texts[{i}] is {type(text).__name__}, not str: pass a list of strings")
     return list(texts)
-
-
-def _unit_rows(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.maximum(norms, 1e-12)
 
 
 def _mean_by_owner(vectors: np.ndarray, owners: list[int], n: int) -> np.ndarray:

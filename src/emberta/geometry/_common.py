@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from emberta.errors import OptionError
+from emberta.similarity import unit_rows
 
 
 def as_matrix(x, name: str = "embeddings", min_rows: int = 2) -> np.ndarray:
@@ -26,6 +27,4 @@ def sample_rows(n: int, limit: int | None, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
 
 
-def unit(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.where(norms == 0, 1.0, norms)
+unit = unit_rows  # rows scaled to unit L2 norm, zero rows kept (emberta.similarity)
