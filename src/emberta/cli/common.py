@@ -6,6 +6,7 @@ import functools
 import sys
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 import typer
 
@@ -46,3 +47,22 @@ def handle_errors(command: Callable) -> Callable:
 def progress_enabled(quiet: bool) -> bool:
     """Progress bars show on a terminal, unless --quiet."""
     return not quiet and sys.stderr.isatty()
+
+
+DATA_DIR = typer.Option(None, help="Folder holding the datasets (default: $EMBERTA_DATA).")
+
+
+def encoder_options(**flags) -> dict:
+    """The load_encoder options the user set (None means the model's own)."""
+    return {k: v for k, v in flags.items() if v is not None}
+
+
+def data_dir_or_none(data_dir: Path | None) -> Path | None:
+    """--data-dir, else EMBERTA_DATA, else None (for commands that work without datasets)."""
+    from emberta.errors import OptionError
+    from emberta.evaluate import data_root
+
+    try:
+        return data_root(data_dir)
+    except OptionError:
+        return None

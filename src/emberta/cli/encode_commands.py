@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from emberta.cli.common import echo_err, handle_errors, progress_enabled
+from emberta.cli.common import echo_err, encoder_options, handle_errors, progress_enabled
 
 PANEL = "Encode"
 
@@ -30,11 +30,6 @@ BACKEND = typer.Option(
     "torch", help="torch (sentence-transformers), onnx (ONNX Runtime; exported on first use) or static."
 )
 QUANTIZE = typer.Option(None, help="int8 (with --backend onnx): dynamic int8 quantization.")
-
-
-def _encoder_options(**flags) -> dict:
-    """The load_encoder options the user set (None means the model's own)."""
-    return {k: v for k, v in flags.items() if v is not None}
 
 
 def register(app: typer.Typer) -> None:
@@ -82,7 +77,7 @@ def encode(
     check_vector_path(out)
     encoder = load_encoder(
         model,
-        **_encoder_options(
+        **encoder_options(
             pooling=pooling,
             normalize=normalize,
             truncate_dim=truncate_dim,
@@ -132,7 +127,7 @@ def similarity(
 
     encoder = load_encoder(
         model,
-        **_encoder_options(
+        **encoder_options(
             pooling=pooling,
             prompt_name=prompt_name,
             max_length=max_length,
@@ -158,7 +153,7 @@ def info(
     """Describe a model: architecture, parameters, dim, max length, pooling, prompts."""
     from emberta.encoders import load_encoder
 
-    options = _encoder_options(pooling=pooling, max_length=max_length, backend=backend, quantize=quantize)
+    options = encoder_options(pooling=pooling, max_length=max_length, backend=backend, quantize=quantize)
     details = load_encoder(model, **options).describe()
     if as_json:
         typer.echo(json.dumps(details, indent=2))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from emberta.cli.common import echo_err, handle_errors, progress_enabled
+from emberta.cli.common import DATA_DIR, data_dir_or_none, echo_err, encoder_options, handle_errors, progress_enabled
 from emberta.cli.encode_commands import BACKEND, MODEL, QUANTIZE
 
 PANEL = "Evaluate"
@@ -34,7 +34,7 @@ def eval_command(
     samples_per_label: int | None = typer.Option(None, help="Classification: training rows per label (8)."),
     n_experiments: int | None = typer.Option(None, help="Classification: repeated experiments (10)."),
     output_dir: Path = typer.Option(Path("results"), help="Result JSON goes to DIR/<model>/<fingerprint>/."),
-    data_dir: Path | None = typer.Option(None, help="Folder holding the datasets (default: $EMBERTA_DATA)."),
+    data_dir: Path | None = DATA_DIR,
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embedding cache."),
     batch_size: int = typer.Option(32, min=1, help="Texts per forward pass."),
     backend: str = BACKEND,
@@ -64,7 +64,7 @@ def eval_command(
         }
         specs = [dataclasses.replace(s, **overrides) if s.type == "Classification" else s for s in specs]
 
-    encoder = load_encoder(model, **({"backend": backend} | ({"quantize": quantize} if quantize else {})))
+    encoder = load_encoder(model, **encoder_options(backend=backend, quantize=quantize))
 
     def progress(result) -> None:
         if not quiet:
@@ -92,16 +92,14 @@ def _print_summary(results, model_name: str) -> None:
 
 @handle_errors
 def tasks_command(
-    data_dir: Path | None = typer.Option(None, help="Folder holding the datasets (default: $EMBERTA_DATA)."),
+    data_dir: Path | None = DATA_DIR,
 ) -> None:
     """List the registered tasks and suites, and whether their data is found."""
-    import os
-
     from rich.console import Console
 
     from emberta.report.tables import tasks_table
 
-    root = data_dir or (Path(os.environ["EMBERTA_DATA"]) if os.environ.get("EMBERTA_DATA") else None)
+    root = data_dir_or_none(data_dir)
     Console(highlight=False).print(tasks_table(root))
     if root is None:
         echo_err("set --data-dir or EMBERTA_DATA to see which datasets are found")

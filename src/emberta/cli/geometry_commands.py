@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from emberta.cli.common import echo_err, handle_errors
+from emberta.cli.common import DATA_DIR, echo_err, handle_errors
 from emberta.cli.encode_commands import MODEL
 
 PANEL = "Diagnose & improve"
@@ -26,7 +26,7 @@ def analyze_command(
     field: str = typer.Option("text", help="Text field or column of --texts."),
     labels: str | None = typer.Option(None, help="Field of --texts holding a label per text (colours the PCA plot)."),
     dataset: str | None = typer.Option(None, help="A registered task whose texts to embed (see `emberta tasks`)."),
-    data_dir: Path | None = typer.Option(None, help="Folder holding the datasets (default: $EMBERTA_DATA)."),
+    data_dir: Path | None = DATA_DIR,
     out: Path | None = typer.Option(None, help="Folder for report.json and the PNG plots."),
     k: int = typer.Option(10, min=1, help="Neighbours for hubness."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the embedding cache."),
@@ -50,7 +50,7 @@ def sweep_command(
     model: str = MODEL,
     tasks: str = typer.Option("STSBenchmark,SciFact,Banking77Classification", help="Comma-separated task names."),
     transforms: str = typer.Option(DEFAULT_CONFIGS, help="Configurations separated by ';', steps by '+'."),
-    data_dir: Path | None = typer.Option(None, help="Folder holding the datasets (default: $EMBERTA_DATA)."),
+    data_dir: Path | None = DATA_DIR,
     out: Path | None = typer.Option(None, help="Folder for sweep.csv and sweep.png."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Keep embeddings in memory for this run only."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the table."),
@@ -79,7 +79,7 @@ def bias_command(
     tests: str = typer.Option(
         "weat6,weat7,weat8,sent-weat6,sent-weat7,sent-weat8", help="Test names (files of weat_seat/)."
     ),
-    data_dir: Path | None = typer.Option(None, help="Folder holding the datasets (default: $EMBERTA_DATA)."),
+    data_dir: Path | None = DATA_DIR,
     debias: bool = typer.Option(False, help="Also report effect sizes after hard debiasing (gender direction)."),
     permutations: int = typer.Option(10_000, min=100, help="Permutations of the p-value test."),
 ) -> None:
