@@ -142,15 +142,12 @@ class OnnxEncoder(Encoder):
     def _run(self, encodings, length: int) -> np.ndarray:
         feeds = {}
         for name in self.config["inputs"]:
-            batch = np.zeros((len(encodings), length), dtype=np.int64)
+            field = {"input_ids": "ids", "attention_mask": "attention_mask", "token_type_ids": "type_ids"}[name]
+            fill = self.config.get("pad_token_id", 0) if name == "input_ids" else 0  # padding positions
+            batch = np.full((len(encodings), length), fill, dtype=np.int64)
             for row, encoding in enumerate(encodings):
-                values = {"input_ids": encoding.ids, "attention_mask": encoding.attention_mask,
-                          "token_type_ids": encoding.type_ids}[name]  # fmt: skip
+                values = getattr(encoding, field)
                 batch[row, : len(values)] = values
-            if name == "input_ids":
-                pad = self.config.get("pad_token_id", 0)
-                for row, encoding in enumerate(encodings):
-                    batch[row, len(encoding.ids) :] = pad
             feeds[name] = batch
         return self._session.run(None, feeds)[0]
 
