@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from emberta.cli import encode_commands, eval_commands, fast_commands, geometry_commands
+from emberta.cli import encode_commands, eval_commands, fast_commands, geometry_commands, index_commands
 from emberta.version import __version__
 
 app = typer.Typer(
@@ -36,6 +36,7 @@ encode_commands.register(app)
 eval_commands.register(app)
 fast_commands.register(app)
 geometry_commands.register(app)
+index_commands.register(app)
 
 
 def main() -> None:

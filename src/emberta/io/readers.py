@@ -23,11 +23,12 @@ ERROR_MODES = ("strict", "replace")
 @dataclass(frozen=True)
 class TextRecord:
     """One input text: `id` (the id field's value as a string, else the 0-based row number), `text`,
-    and `line`, the 1-based line (parquet: row) it came from."""
+    `line`, the 1-based line (parquet: row) it came from, and `meta`, the metadata fields asked for (else None)."""
 
     id: str
     text: str
     line: int
+    meta: dict | None = None
 
 
 def input_format(path: str | Path) -> str:
@@ -50,17 +51,30 @@ class TextReader:
 
     field: the JSON field or CSV/parquet column holding the text (ignored for .txt, one text per line).
     id_field: the field holding ids; default row numbers. errors: "strict" stops at the first line that is
-    not UTF-8, "replace" decodes it with U+FFFD and counts it in `replaced_lines`.
+    not UTF-8, "replace" decodes it with U+FFFD and counts it in `replaced_lines`. meta_fields: fields kept as
+    each record's `meta` ("*" = every field but the text and id); JSONL and parquet keep their value types,
+    CSV values stay strings (an empty cell is missing).
     """
 
-    def __init__(self, path: str | Path, *, field: str = "text", id_field: str | None = None, errors: str = "strict"):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        field: str = "text",
+        id_field: str | None = None,
+        errors: str = "strict",
+        meta_fields: list[str] | str | None = None,
+    ):
         self.path = Path(path)
         self.format = input_format(self.path)
         if errors not in ERROR_MODES:
             raise OptionError(f"unknown errors mode {errors!r}; choose one of {', '.join(ERROR_MODES)}")
         if self.format == ".txt" and id_field is not None:
             raise OptionError(".txt inputs hold one text per line and no ids; drop --id-field or use .jsonl/.csv")
+        if self.format == ".txt" and meta_fields:
+            raise OptionError(".txt inputs hold one text per line and no metadata; use .jsonl, .csv or .parquet")
         self.field, self.id_field, self.errors = field, id_field, errors
+        self.meta_fields = meta_fields
         self._source = LineSource(self.path, errors)
         if not self.path.exists():
             raise InputError("no such file; check the path", path=self.path)
@@ -113,7 +127,7 @@ class TextReader:
         for row, (number, obj) in enumerate(self._source.json_objects()):
             text = self._field_value(obj, self.field, number, "--field")
             rid = self._field_value(obj, self.id_field, number, "--id-field") if self.id_field else str(row)
-            yield TextRecord(rid, text, number)
+            yield TextRecord(rid, text, number, self._meta(obj))
 
     def _csv(self) -> Iterator[TextRecord]:
         delimiter = "\t" if self.format == ".tsv" else ","
@@ -127,6 +141,8 @@ class TextReader:
             raise InputError(f"malformed header ({exc})", path=self.path, line=1) from None
         text_col = self._column(header, self.field, "--field")
         id_col = self._column(header, self.id_field, "--id-field") if self.id_field else None
+        for name in self.meta_fields if isinstance(self.meta_fields, list) else []:
+            self._column(header, name, "--meta-fields")
         row = 0
         while True:
             try:
@@ -145,7 +161,10 @@ class TextReader:
                     line=reader.line_num,
                 )
             rid = values[id_col] if id_col is not None else str(row)
-            yield TextRecord(rid, values[text_col], reader.line_num)
+            meta = None
+            if self.meta_fields:
+                meta = self._meta({name: value for name, value in zip(header, values, strict=True) if value != ""})
+            yield TextRecord(rid, values[text_col], reader.line_num, meta)
             row += 1
 
     def _parquet(self) -> Iterator[TextRecord]:
@@ -158,7 +177,15 @@ class TextReader:
             raise InputError(f"not a readable parquet file ({exc})", path=self.path) from None
         names = parquet.schema_arrow.names
         columns = [self.field] + ([self.id_field] if self.id_field else [])
-        for column, option in zip(columns, ("--field", "--id-field"), strict=False):
+        if self.meta_fields == "*":
+            meta_columns = [name for name in names if name not in columns]
+        else:
+            meta_columns = list(self.meta_fields or [])
+        for column, option in zip(
+            columns + meta_columns,
+            ["--field", "--id-field"][: len(columns)] + ["--meta-fields"] * len(meta_columns),
+            strict=True,
+        ):
             if column not in names:
                 raise InputError(
                     f"no column {column!r} (columns: {', '.join(names)}); choose one with {option}",
@@ -168,19 +195,28 @@ class TextReader:
         if not (pa.types.is_string(text_type) or pa.types.is_large_string(text_type)):
             raise InputError(f"column {self.field!r} holds {text_type}, not strings", path=self.path)
         row = 0
-        for batch in parquet.iter_batches(batch_size=8192, columns=columns):
+        for batch in parquet.iter_batches(batch_size=8192, columns=columns + meta_columns):
             texts = batch.column(0).to_pylist()
             ids = batch.column(1).to_pylist() if self.id_field else None
+            metas = [batch.column(name).to_pylist() for name in meta_columns]
             for i, text in enumerate(texts):
                 if text is None:
                     raise InputError(f"row {row + 1}: column {self.field!r} is null", path=self.path)
                 rid = str(row) if ids is None else ids[i]
                 if rid is None:
                     raise InputError(f"row {row + 1}: column {self.id_field!r} is null", path=self.path)
-                yield TextRecord(str(rid), text, row + 1)
+                meta = {name: values[i] for name, values in zip(meta_columns, metas, strict=True)} if metas else None
+                yield TextRecord(str(rid), text, row + 1, meta)
                 row += 1
 
     # ---- helpers ------------------------------------------------------------------------------------
+    def _meta(self, obj: dict) -> dict | None:
+        if not self.meta_fields:
+            return None
+        if self.meta_fields == "*":
+            return {k: v for k, v in obj.items() if k not in (self.field, self.id_field)}
+        return {name: obj.get(name) for name in self.meta_fields}
+
     def _field_value(self, obj: dict, name: str, number: int, option: str) -> str:
         if name not in obj:
             fields = ", ".join(map(repr, obj)) or "none"

@@ -1,0 +1,215 @@
+"""Index & search stage: `emberta index build|add|delete|info|check|repair` and `emberta search`. Parsing and
+printing only."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+
+from emberta.cli.common import echo_err, encoder_options, handle_errors, progress_enabled
+from emberta.cli.encode_commands import BACKEND, MAX_LENGTH, MODEL, POOLING, QUANTIZE, THREADS
+
+PANEL = "Index & search"
+
+index_app = typer.Typer(help="Build and maintain a document index (SQLite + FTS5 + FAISS).", no_args_is_help=True)
+INDEX = typer.Argument(..., help="The index folder.")
+SOURCE = typer.Argument(..., help="Documents: .jsonl, .csv, .tsv (optionally .gz) or .parquet.")
+ID_FIELD = typer.Option("id", help="Field holding document ids.")
+TEXT_FIELD = typer.Option("text", help="Field holding the text.")
+META_FIELDS = typer.Option(
+    None, help="Comma-separated metadata fields to store and filter on, or '*' for every other field."
+)
+UPSERT = typer.Option(False, "--upsert", help="Replace documents whose id is already in the index (else: error).")
+QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar or summary.")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(index_app, name="index", rich_help_panel=PANEL)
+    app.command("search", rich_help_panel=PANEL)(search)
+
+
+def _reader(source: Path, text_field: str, id_field: str, meta_fields: str | None):
+    from emberta.io.readers import TextReader
+
+    fields = None
+    if meta_fields:
+        fields = "*" if meta_fields.strip() == "*" else [f.strip() for f in meta_fields.split(",") if f.strip()]
+    return TextReader(source, field=text_field, id_field=id_field, meta_fields=fields)
+
+
+@contextmanager
+def _progress(quiet: bool, total: int | None, label: str):
+    if not progress_enabled(quiet):
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda k: bar.advance(task, k)
+
+
+@index_app.command("build")
+@handle_errors
+def build(
+    source: Path = SOURCE,
+    out: Path = typer.Option(..., "--out", "-o", help="The new index folder (must not exist)."),
+    model: str = MODEL,
+    id_field: str = ID_FIELD,
+    text_field: str = TEXT_FIELD,
+    meta_fields: str | None = META_FIELDS,
+    ann: str = typer.Option("hnsw", help="hnsw, flat, or a FAISS factory string such as 'IVF256,PQ32'."),
+    quantize: str | None = typer.Option(
+        None, help="int8 or binary: keep quantized codes in the ANN and re-score its shortlist with float vectors."
+    ),
+    transform: Path | None = typer.Option(None, help="A saved transform pipeline folder applied before indexing."),
+    upsert: bool = typer.Option(False, "--upsert", help="Later rows replace earlier rows with the same id."),
+    pooling: str | None = POOLING,
+    max_length: int | None = MAX_LENGTH,
+    threads: int | None = THREADS,
+    backend: str | None = typer.Option(None, help=BACKEND.help),
+    encoder_quantize: str | None = typer.Option(None, "--encoder-quantize", help=QUANTIZE.help),
+    quiet: bool = QUIET,
+) -> None:
+    """Build an index from a file of documents (written to a hidden folder, renamed into place when done)."""
+    from emberta.index.maintenance import build_index
+
+    reader = _reader(source, text_field, id_field, meta_fields)
+    options = encoder_options(
+        pooling=pooling, max_length=max_length, threads=threads, backend=backend, quantize=encoder_quantize
+    )
+    with _progress(quiet, reader.count_hint(), "indexing") as advance:
+        totals = build_index(
+            reader,
+            out,
+            model=model,
+            encoder_options=options,
+            ann=ann,
+            quantize=quantize,
+            transform=transform,
+            upsert=upsert,
+            on_progress=advance,
+        )
+    if not quiet:
+        echo_err(f"indexed {totals['added']} documents into {out}")
+
+
+@index_app.command("add")
+@handle_errors
+def add(
+    index: Path = INDEX,
+    source: Path = SOURCE,
+    id_field: str = ID_FIELD,
+    text_field: str = TEXT_FIELD,
+    meta_fields: str | None = META_FIELDS,
+    upsert: bool = UPSERT,
+    quiet: bool = QUIET,
+) -> None:
+    """Add documents from a file; each batch of 2,048 is committed all or nothing."""
+    from emberta.index import Index
+    from emberta.index.maintenance import add_file
+
+    reader = _reader(source, text_field, id_field, meta_fields)
+    reader.check_first()
+    with Index.open(index, writable=True) as idx, _progress(quiet, reader.count_hint(), "indexing") as advance:
+        totals = add_file(idx, reader, upsert=upsert, on_progress=advance)
+    if not quiet:
+        echo_err(f"added {totals['added']} and replaced {totals['replaced']} documents in {index}")
+
+
+@index_app.command("delete")
+@handle_errors
+def delete(
+    index: Path = INDEX,
+    ids: list[str] = typer.Argument(..., help="Ids of the documents to delete."),
+    missing_ok: bool = typer.Option(False, "--missing-ok", help="Skip ids that are not in the index."),
+) -> None:
+    """Delete documents by id (one transaction)."""
+    from emberta.index import Index
+
+    with Index.open(index, writable=True) as idx:
+        deleted = idx.delete(ids, missing_ok=missing_ok)
+    echo_err(f"deleted {deleted} documents from {index}")
+
+
+@index_app.command("info")
+@handle_errors
+def info(index: Path = INDEX) -> None:
+    """Print an index's settings and counts as JSON."""
+    from emberta.index import Index
+
+    with Index.open(index) as idx:
+        typer.echo(json.dumps(idx.info(), indent=2))
+
+
+@index_app.command("check")
+@handle_errors
+def check(index: Path = INDEX) -> None:
+    """Check that the parts of an index agree; exit 1 and list the problems when they do not."""
+    from emberta.index.maintenance import check_index
+
+    if not index.is_dir():
+        from emberta.errors import InputError
+
+        raise InputError("no index here (not a folder)", path=index)
+    problems = check_index(index)
+    if not problems:
+        typer.echo(f"{index}: ok")
+        return
+    for problem in problems:
+        typer.echo(f"{index}: {problem}")
+    typer.echo(f"run `emberta index repair {index}` to fix what can be fixed")
+    raise typer.Exit(1)
+
+
+@index_app.command("repair")
+@handle_errors
+def repair(index: Path = INDEX) -> None:
+    """Restore index.json, re-encode missing vectors and rebuild the ANN file from the documents database."""
+    from emberta.index.maintenance import repair_index
+
+    actions = repair_index(index)
+    for action in actions or ["nothing to repair"]:
+        typer.echo(f"{index}: {action}")
+
+
+@handle_errors
+def search(
+    index: Path = INDEX,
+    query: str = typer.Argument(..., help="The query text."),
+    k: int = typer.Option(10, "-k", "--k", min=1, help="Number of results."),
+    filter: str | None = typer.Option(
+        None, "--filter", "-f", help="Metadata filter, e.g. \"lang = 'en' and year >= 2020 and tag in ('a','b')\"."
+    ),
+    mode: str = typer.Option("dense", help="dense (cosine), bm25 or hybrid (reciprocal-rank fusion)."),
+    weights: str = typer.Option("1,1", help="Hybrid weights: dense,bm25."),
+    ef: int | None = typer.Option(None, min=1, help="HNSW search breadth (default: the index's)."),
+    exact: bool = typer.Option(False, "--exact", help="Skip the ANN: exact cosine over every passing document."),
+    as_json: bool = typer.Option(False, "--json", help="Print results as JSON lines."),
+) -> None:
+    """Search an index by meaning, keywords or both, optionally restricted by a metadata filter."""
+    from emberta.errors import OptionError
+    from emberta.index import Index
+
+    try:
+        weight_pair = tuple(float(w) for w in weights.split(","))
+    except ValueError:
+        weight_pair = ()
+    if len(weight_pair) != 2:
+        raise OptionError(f"--weights {weights!r}: give two numbers, dense,bm25 (e.g. 1,0.5)")
+    with Index.open(index) as idx:
+        hits = idx.search(query, k, filter=filter, mode=mode, weights=weight_pair, ef=ef, exact=exact)
+    for rank, hit in enumerate(hits, start=1):
+        if as_json:
+            record = {"rank": rank, "id": hit.id, "score": hit.score, "text": hit.text, "metadata": hit.metadata}
+            typer.echo(json.dumps(record, ensure_ascii=False))
+        else:
+            text = hit.text if len(hit.text) <= 100 else hit.text[:97] + "..."
+            meta = f"  {json.dumps(hit.metadata, ensure_ascii=False)}" if hit.metadata else ""
+            typer.echo(f"{rank:>3}  {hit.score:8.4f}  {hit.id}  {text}{meta}")
+    if not hits and not as_json:
+        echo_err("no results")

@@ -1,0 +1,7 @@
+"""Persistent document indexes: documents and metadata in SQLite (FTS5 for BM25), float vectors on disk, a
+FAISS ANN structure, filter expressions and hybrid search. `Index.create` / `Index.open`; see index.py."""
+
+from emberta.index.filters import FilterError, parse_filter
+from emberta.index.index import DuplicateIdError, Hit, Index, IndexLockedError
+
+__all__ = ["DuplicateIdError", "FilterError", "Hit", "Index", "IndexLockedError", "parse_filter"]
