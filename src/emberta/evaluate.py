@@ -57,6 +57,8 @@ def evaluate(
     show_progress: bool | None = None,
     on_result: Callable[[TaskResult], None] | None = None,
     postprocess: PostProcess | None = None,
+    index_backend: str | None = None,
+    search_mode: str = "dense",
 ) -> list[TaskResult]:
     """Evaluate an encoder on tasks: registered names, a suite ("quick", "full"), or TaskSpecs (ad-hoc tasks).
 
@@ -65,20 +67,27 @@ def evaluate(
     uses the on-disk embedding cache (EMBERTA_CACHE), False an in-memory one for this call only.
     postprocess: transforms, quantization or hubness reduction applied to each task's embeddings, fitted on
     the task's corpus or training side (see emberta.transforms.parse_config).
+    index_backend: retrieval tasks search an emberta index built over the corpus ("hnsw", "flat", "int8",
+    "binary" or a FAISS factory string) instead of exact search, with search_mode dense, bm25 or hybrid; the
+    run then holds each query's top 100 (metrics past @100 are not comparable with exact search).
     Returns one TaskResult per task, in order; scores are fractions (x100 for display).
     """
+    if index_backend is not None and postprocess is not None:
+        raise OptionError("an index backend and a post-process do not combine; give one of them")
     encoder = encoder_or_spec if isinstance(encoder_or_spec, Encoder) else load_encoder(encoder_or_spec)
     specs, root = prepare_tasks(tasks, data_dir)
     store = store_for(cache)
     out_folder = None
     if output_dir is not None:
-        out_folder = Path(output_dir) / encoder.name.replace("/", "__") / encoder.fingerprint[:12]
+        run_name = encoder.fingerprint[:12] + (f"-index-{index_backend}-{search_mode}" if index_backend else "")
+        out_folder = Path(output_dir) / encoder.name.replace("/", "__") / run_name.replace("/", "_").replace(",", "_")
     results = []
     try:
         for spec in specs:
             result = evaluate_task(
-                spec, encoder, store, root, batch_size=batch_size, show_progress=show_progress, postprocess=postprocess
-            )
+                spec, encoder, store, root, batch_size=batch_size, show_progress=show_progress,
+                postprocess=postprocess, index_backend=index_backend, search_mode=search_mode,
+            )  # fmt: skip
             if out_folder is not None:
                 result.info["result_file"] = str(result.write(out_folder))
             results.append(result)
@@ -118,13 +127,14 @@ def task_folder(spec: TaskSpec, root: Path) -> Path:
 
 def evaluate_task(
     spec: TaskSpec, encoder: Encoder, store: EmbeddingStore, root: Path, *, batch_size: int = 32,
-    show_progress: bool | None = None, postprocess: PostProcess | None = None,
+    show_progress: bool | None = None, postprocess: PostProcess | None = None, index_backend: str | None = None,
+    search_mode: str = "dense",
 ) -> TaskResult:  # fmt: skip
     """Run one task; returns its TaskResult (not written anywhere)."""
     folder = task_folder(spec, root)
     start = time.perf_counter()
 
-    embed = _Embedder(encoder, store, spec, batch_size, show_progress, postprocess)
+    embed = _Embedder(encoder, store, spec, batch_size, show_progress, postprocess, index_backend, search_mode)
     runner = _RUNNERS[spec.type]
     subsets = []
     files_used: list[Path] = []
@@ -142,6 +152,8 @@ def evaluate_task(
         "dataset_revision": _files_digest(files_used + [folder / f for f in spec.train.values()]),
         "postprocess": postprocess.name if postprocess is not None else None,
     }
+    if index_backend is not None and spec.type == RETRIEVAL:
+        info["index_backend"], info["search_mode"] = index_backend, search_mode
     return TaskResult(spec.name, spec.type, spec.main_score, spec.split, subsets, time.perf_counter() - start, info)
 
 
@@ -170,6 +182,8 @@ class _Embedder:
     batch_size: int
     show_progress: bool | None
     post: PostProcess | None = None
+    index_backend: str | None = None
+    search_mode: str = "dense"
 
     @property
     def similarity_fn(self) -> str:
@@ -273,6 +287,14 @@ def _run_retrieval(spec: TaskSpec, folder: Path, subset: str, paths: list[Path],
     doc_ids, query_ids = list(data.corpus), list(data.queries)
     doc_vectors = embed([data.corpus[d] for d in doc_ids], "document")
     query_vectors = embed([data.queries[q] for q in query_ids], "query")
+    if embed.index_backend is not None:
+        from emberta.index.evaluation import index_search_run
+
+        run = index_search_run(
+            doc_ids, [data.corpus[d] for d in doc_ids], doc_vectors, query_ids,
+            [data.queries[q] for q in query_ids], query_vectors, backend=embed.index_backend, mode=embed.search_mode,
+        )  # fmt: skip
+        return retrieval.retrieval_metrics(run, data.qrels)
     run = retrieval.search(
         query_vectors, doc_vectors, doc_ids, query_ids, similarity_fn=embed.similarity_fn,
         scorer=embed.scorer(doc_vectors),

@@ -39,6 +39,12 @@ def eval_command(
     batch_size: int = typer.Option(32, min=1, help="Texts per forward pass."),
     backend: str = BACKEND,
     quantize: str | None = QUANTIZE,
+    index_backend: str | None = typer.Option(
+        None,
+        help="Retrieval through an emberta index instead of exact search: hnsw, flat, int8, binary or a FAISS "
+        "factory string (measures ANN quality; runs keep each query's top 100).",
+    ),
+    search_mode: str = typer.Option("dense", help="With --index-backend: dense, bm25 or hybrid."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the summary table."),
 ) -> None:
     """Evaluate a model on MTEB-style tasks (offline, local data); print scores beside published ones."""
@@ -72,11 +78,12 @@ def eval_command(
 
     results = evaluate(
         encoder, specs, data_dir=data_dir, output_dir=output_dir, cache=not no_cache, batch_size=batch_size,
-        show_progress=progress_enabled(quiet), on_result=progress,
+        show_progress=progress_enabled(quiet), on_result=progress, index_backend=index_backend,
+        search_mode=search_mode,
     )  # fmt: skip
     _print_summary(results, encoder.name)
-    if not quiet:
-        echo_err(f"results: {output_dir / encoder.name.replace('/', '__') / encoder.fingerprint[:12]}")
+    if not quiet and results and "result_file" in results[0].info:
+        echo_err(f"results: {Path(results[0].info['result_file']).parent}")
 
 
 def _print_summary(results, model_name: str) -> None:

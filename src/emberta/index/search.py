@@ -35,8 +35,10 @@ def search(
     rescore: int | None = None,
     exact_below: int = EXACT_BELOW,
     exact_fraction: float = EXACT_FRACTION,
+    vector: np.ndarray | None = None,
 ):
-    """The `k` best documents of `index` for `query` (text, or a vector for dense mode), as Hits, best first."""
+    """The `k` best documents of `index` for `query` (text, or a vector for dense mode), as Hits, best first.
+    vector: the query's vector when already computed (hybrid search of a text query without re-encoding)."""
     from emberta.index.index import Hit
 
     if mode not in MODES:
@@ -53,7 +55,10 @@ def search(
     if mode == "bm25":
         scored = index.store.bm25(text, k, tree)
     else:
-        vector = index.embed([text], query=True)[0] if text is not None else _query_vector(index, query)
+        if vector is not None:
+            vector = _query_vector(index, vector)
+        else:
+            vector = index.embed([text], query=True)[0] if text is not None else _query_vector(index, query)
         dense = dense_search(
             index,
             vector,

@@ -93,10 +93,13 @@ class SummaryRow:
 
 def summary_rows(results: list[TaskResult], model_name: str) -> list[SummaryRow]:
     """A row per task (mean over subsets) followed by a row per subset for multi-subset tasks. A task's
-    reference is the mean of its subsets' references when every subset has one."""
+    reference is the mean of its subsets' references when every subset has one. BM25 and hybrid runs through
+    an index are another system than the model alone, so they get no reference."""
     rows = []
     for result in results:
         refs = [reference_for(model_name, result.task_name, s.hf_subset) for s in result.subsets]
+        if result.info.get("search_mode", "dense") != "dense":
+            refs = [None] * len(refs)
         task_ref = None
         if refs and all(refs):
             task_ref = Reference(
