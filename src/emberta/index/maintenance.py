@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
@@ -34,8 +35,10 @@ def add_file(
     totals = {"added": 0, "replaced": 0, "batches": 0}
     records = iter(reader)
     where = str(reader.path)
+    unseen = set(reader.meta_fields) if isinstance(reader.meta_fields, list) else set()
     try:
         while batch := list(islice(records, block)):
+            unseen -= {name for r in batch for name, value in (r.meta or {}).items() if value is not None}
             done = index.add(
                 [r.text for r in batch],
                 [r.id for r in batch],
@@ -51,6 +54,8 @@ def add_file(
                 on_progress(len(batch))
     finally:
         index.flush()
+    for name in sorted(unseen):
+        warnings.warn(f"{reader.path}: no document has metadata field {name!r}; check --meta-fields", stacklevel=2)
     return totals
 
 
