@@ -123,7 +123,7 @@ def _random_filter(rng: random.Random, depth: int = 0) -> str:
 
 
 def test_numpy_evaluation_equals_sqlite_on_random_filters(store):
-    live, columns = store.columns(store.slots)
+    live, _ids, columns = store.columns(store.slots)
     rng = random.Random(1)
     fields = store.fields()
     for _ in range(300):

@@ -63,6 +63,7 @@ class Ann:
         if spec.quantize == "binary" and dim % 8:
             raise OptionError(f"binary quantization needs a dimension divisible by 8; this model's is {dim}")
         self.index = index if index is not None else self._new(flat=spec.kind == "hnsw" and spec.flat_below > 0)
+        self._param_cache: dict[int, object] = {}
 
     # ---- building ---------------------------------------------------------------------------------------
     @property
@@ -109,6 +110,7 @@ class Ann:
             return
         if self.spec.kind == "hnsw" and not self.is_graph and self.ntotal + len(vectors) >= self.spec.flat_below:
             self.index = self._new(flat=False)
+            self._param_cache.clear()
             vectors = np.asarray(all_vectors())
         if not self.index.is_trained:
             if len(vectors) < _training_minimum(self.spec.kind):
@@ -123,10 +125,8 @@ class Ann:
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None, ef: int | None = None):
         """(scores, slots) of the best `k` slots for one query row, slot -1 where fewer were found. `allowed`:
         a boolean mask over slots; binary indexes apply it after the search (callers over-fetch)."""
-        import faiss
-
         query = self._codes(query.reshape(1, -1))
-        k = min(k, max(self.ntotal, 1))
+        k = min(k, max(self.index.ntotal, 1))
         ef = max(ef or self.spec.ef_search, k)
         if self.binary:
             if self.is_graph:
@@ -137,22 +137,56 @@ class Ann:
                 keep = (slots >= 0) & allowed[np.clip(slots, 0, len(allowed) - 1)]
                 slots = np.where(keep, slots, -1)
             return scores[0], slots[0]
+        if allowed is None:
+            scores, slots = self.index.search(query, k, params=self._params(ef))
+            return scores[0], slots[0]
+        import faiss
+
+        bitmap = np.packbits(allowed[: self.index.ntotal], bitorder="little")
+        params = self._params(ef, cached=False)
+        params.sel = faiss.IDSelectorBitmap(self.index.ntotal, faiss.swig_ptr(bitmap))
+        scores, slots = self.index.search(query, k, params=params)
+        del bitmap  # the selector read it during the search
+        return scores[0], slots[0]
+
+    def exact(self, query: np.ndarray, k: int, allowed: np.ndarray | None):
+        """Exact (scores, slots) over the allowed slots when the structure keeps float vectors in memory (flat,
+        HNSW-flat), computing only the allowed rows' products; None for other structures."""
+        import faiss
+
+        if self.binary:
+            return None
+        storage = self.index
+        if self.is_graph:
+            storage = faiss.downcast_index(self.index.storage)
+        if not isinstance(storage, faiss.IndexFlat):
+            return None
         params = None
-        selector = bitmap = None
+        bitmap = None
         if allowed is not None:
-            bitmap = np.packbits(allowed[: self.ntotal], bitorder="little")
-            selector = faiss.IDSelectorBitmap(self.ntotal, faiss.swig_ptr(bitmap))
+            bitmap = np.packbits(allowed[: storage.ntotal], bitorder="little")
+            params = faiss.SearchParameters()
+            params.sel = faiss.IDSelectorBitmap(storage.ntotal, faiss.swig_ptr(bitmap))
+        scores, slots = storage.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k, params=params)
+        del bitmap
+        return scores[0], slots[0]
+
+    def _params(self, ef: int, cached: bool = True):
+        """FAISS search parameters for this structure (kept per ef: building one costs as much as a tenth of a
+        search)."""
+        if cached and ef in self._param_cache:
+            return self._param_cache[ef]
+        import faiss
+
         if self.is_graph:
             params = faiss.SearchParametersHNSW(efSearch=ef)
         elif hasattr(self.index, "nprobe"):
             params = faiss.SearchParametersIVF(nprobe=max(self.index.nprobe, 16))
-        elif selector is not None:
+        else:
             params = faiss.SearchParameters()
-        if selector is not None:
-            params.sel = selector
-        scores, slots = self.index.search(query, k, params=params)
-        del bitmap  # the selector read it during the search
-        return scores[0], slots[0]
+        if cached:
+            self._param_cache[ef] = params
+        return params
 
     # ---- files ------------------------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:

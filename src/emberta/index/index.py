@@ -18,9 +18,9 @@ import fcntl
 import json
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from emberta.index.ann import Ann, AnnSpec
 from emberta.index.documents import DocumentStore, NewDocument
 from emberta.index.vector_file import VectorFile
 from emberta.io.atomic import write_text_atomic
+from emberta.similarity import unit_rows
 from emberta.version import __version__
 
 FORMAT_VERSION = 1
@@ -50,15 +51,14 @@ class DuplicateIdError(InputError):
     """Documents whose ids are already in the index (or twice in one batch), without upsert."""
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     """One search result: document id, score (cosine for dense, BM25 for bm25, fused RRF for hybrid), text,
-    metadata."""
+    metadata (None when the search was asked not to include them)."""
 
     id: str
     score: float
-    text: str
-    metadata: dict
+    text: str | None
+    metadata: dict | None
 
 
 class Index:
@@ -224,11 +224,14 @@ class Index:
             self._ann.save(self.path / ANN)
             self._ann_behind = False
 
-    def live_and_columns(self):
-        """(live mask, filter columns) over the slots, reloaded after each committed write."""
-        self._refresh()
+    def live_and_columns(self, refresh: bool = True):
+        """(live mask, filter columns) over the slots, reloaded after each committed write. `all_live` says
+        whether every slot is live (no deletions to skip)."""
+        if refresh:
+            self._refresh()
         if self._columns_generation != self._generation:
-            self._live, self._columns = self.store.columns(self._slots)
+            self._live, self.ids, self._columns = self.store.columns(self._slots)
+            self.all_live = bool(self._live.all())
             self._columns_generation = self._generation
         return self._live, self._columns
 
@@ -263,8 +266,6 @@ class Index:
         vectors = np.asarray(vectors, dtype=np.float32)
         for step in self.transforms:
             vectors = np.asarray(step.transform(vectors), dtype=np.float32)
-        from emberta.similarity import unit_rows
-
         return unit_rows(vectors)
 
     # ---- writing -------------------------------------------------------------------------------------

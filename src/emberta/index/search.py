@@ -17,7 +17,7 @@ from emberta.index.fusion import reciprocal_rank_fusion
 
 MODES = ("dense", "bm25", "hybrid")
 EXACT_BELOW = 2048
-EXACT_FRACTION = 0.02
+EXACT_FRACTION = 0.1
 RESCORE = {"int8": 4, "binary": 10}
 HYBRID_CANDIDATES = 100
 
@@ -36,11 +36,11 @@ def search(
     exact_below: int = EXACT_BELOW,
     exact_fraction: float = EXACT_FRACTION,
     vector: np.ndarray | None = None,
+    include: tuple[str, ...] = ("text", "metadata"),
 ):
     """The `k` best documents of `index` for `query` (text, or a vector for dense mode), as Hits, best first.
-    vector: the query's vector when already computed (hybrid search of a text query without re-encoding)."""
-    from emberta.index.index import Hit
-
+    vector: the query's vector when already computed (hybrid search of a text query without re-encoding).
+    include: what hits carry besides id and score; () skips reading texts and metadata from SQLite."""
     if mode not in MODES:
         raise OptionError(f"unknown search mode {mode!r}; choose one of {', '.join(MODES)}")
     if not isinstance(k, int) or k < 1:
@@ -76,17 +76,34 @@ def search(
             lexical = index.store.bm25(text, max(k, HYBRID_CANDIDATES), tree)
             fused = reciprocal_rank_fusion([[s for s, _ in dense], [s for s, _ in lexical]], weights)
             scored = fused[:k]
+    from emberta.index.index import Hit
+
+    if not include:
+        index.live_and_columns(refresh=False)
+        ids = index.ids[[slot for slot, _ in scored]].tolist()
+        return [Hit(doc_id, score, None, None) for doc_id, (_, score) in zip(ids, scored, strict=True)]
     docs = index.store.documents([slot for slot, _ in scored])
-    return [Hit(docs[slot][0], float(score), docs[slot][1], docs[slot][2]) for slot, score in scored if slot in docs]
+    text, meta = "text" in include, "metadata" in include
+    return [
+        Hit(docs[slot][0], float(score), docs[slot][1] if text else None, docs[slot][2] if meta else None)
+        for slot, score in scored
+        if slot in docs
+    ]
 
 
 def _query_vector(index, query) -> np.ndarray:
     vector = np.asarray(query, dtype=np.float32)
+    if vector.ndim == 1 and vector.shape[0] == index.dim and not index.transforms:  # the common case, fast
+        norm = float(np.sqrt(vector @ vector))
+        return vector / norm if norm > 0 else vector
     if vector.ndim == 2 and vector.shape[0] == 1:
         vector = vector[0]
     if vector.ndim != 1 or vector.shape[0] != index.dim:
         raise OptionError(f"a query vector of shape {vector.shape}; this index takes vectors of width {index.dim}")
-    return index.prepare(vector[None, :])[0]
+    if index.transforms:
+        return index.prepare(vector[None, :])[0]
+    norm = float(np.sqrt(vector @ vector))
+    return vector / norm if norm > 0 else vector
 
 
 def dense_search(
@@ -102,12 +119,12 @@ def dense_search(
     exact_fraction: float = EXACT_FRACTION,
 ) -> list[tuple[int, float]]:
     """(slot, cosine) of the best `k` live documents passing `tree`, best first."""
-    live, columns = index.live_and_columns()
+    live, columns = index.live_and_columns(refresh=False)
     slots = index.slots
     allowed = None
     if tree is not None:
         allowed = evaluate(tree, columns) & live
-    elif not live.all():
+    elif not index.all_live:
         allowed = live
     passing = int(allowed.sum()) if allowed is not None else slots
     if passing == 0:
@@ -126,6 +143,8 @@ def dense_search(
         if ann.binary:  # no selector: fetch more and drop what fails the filter
             fetch = int(min(fetch / selectivity, slots))
     scores, found = ann.search(vector, fetch, allowed, ef=search_ef)
+    if not quantize and len(found) == k and found[-1] >= 0:  # FAISS ranked them already: the common case
+        return list(zip(found.tolist(), scores.tolist(), strict=True))
     keep = found >= 0
     scores, found = scores[keep], found[keep]
     if quantize:
@@ -148,6 +167,9 @@ def _rescore(index, vector: np.ndarray, slots: np.ndarray) -> np.ndarray:
 
 
 def _exact(index, vector: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+    if index.ann.ntotal == index.slots and (found := index.ann.exact(vector, k, allowed)) is not None:
+        scores, slots = found
+        return [(int(s), float(c)) for s, c in zip(slots, scores, strict=True) if s >= 0]
     view = index.vectors.view(index.slots)
     if allowed is None:
         candidates = np.arange(index.slots)
