@@ -34,11 +34,12 @@ format: install
 	$(VENV)/bin/ruff check --fix src tests benchmarks
 
 bench: install
-	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) -m pip install --quiet -e '.[dev,bench,search-bench]'
 	$(PY) benchmarks/encode.py
 	$(PY) benchmarks/backend_quality.py
 	$(PY) benchmarks/mteb_crosscheck.py
 	$(PY) benchmarks/eval_speed.py
+	$(PY) benchmarks/search.py
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .ruff_cache

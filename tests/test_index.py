@@ -273,3 +273,22 @@ def test_text_index_with_a_transform(tmp_path, tiny_models):
     best = str(int(np.argmax(stored @ query)))
     assert index.search(texts[4], 1)[0].id == best
     assert Index.open(tmp_path / "idx").search(texts[4], 1, filter="n >= 0")[0].id == best
+
+
+def test_csls_hubness_rescoring_matches_brute_force(tmp_path):
+    index, vectors = make_index(tmp_path / "idx", n=400, ann="flat")
+    sims = vectors @ vectors.T
+    np.fill_diagonal(sims, -np.inf)
+    r = np.sort(sims, axis=1)[:, -10:].mean(axis=1)
+    query = vectors[3] + vectors[200]
+    query /= np.linalg.norm(query)
+    csls = 2 * (vectors @ query) - r
+    hits = index.search(query, 5, hubness="csls")
+    shortlist = set(np.argsort(-(vectors @ query))[:50].tolist())
+    expected = sorted(shortlist, key=lambda i: -csls[i])[:5]
+    assert [h.id for h in hits] == [f"d{i}" for i in expected]
+    assert [h.score for h in hits] == pytest.approx([csls[i] for i in expected], abs=1e-4)
+    with pytest.raises(OptionError, match="applies to dense"):
+        index.search("apple", 5, mode="bm25", hubness="csls")
+    with pytest.raises(OptionError, match="unknown hubness"):
+        index.search(query, 5, hubness="mp")

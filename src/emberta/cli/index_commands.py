@@ -189,6 +189,7 @@ def search(
     weights: str = typer.Option("1,1", help="Hybrid weights: dense,bm25."),
     ef: int | None = typer.Option(None, min=1, help="HNSW search breadth (default: the index's)."),
     exact: bool = typer.Option(False, "--exact", help="Skip the ANN: exact cosine over every passing document."),
+    hubness: str | None = typer.Option(None, help="csls: re-rank the dense shortlist to demote hubs."),
     as_json: bool = typer.Option(False, "--json", help="Print results as JSON lines."),
 ) -> None:
     """Search an index by meaning, keywords or both, optionally restricted by a metadata filter."""
@@ -202,7 +203,7 @@ def search(
     if len(weight_pair) != 2:
         raise OptionError(f"--weights {weights!r}: give two numbers, dense,bm25 (e.g. 1,0.5)")
     with Index.open(index) as idx:
-        hits = idx.search(query, k, filter=filter, mode=mode, weights=weight_pair, ef=ef, exact=exact)
+        hits = idx.search(query, k, filter=filter, mode=mode, weights=weight_pair, ef=ef, exact=exact, hubness=hubness)
     for rank, hit in enumerate(hits, start=1):
         if as_json:
             record = {"rank": rank, "id": hit.id, "score": hit.score, "text": hit.text, "metadata": hit.metadata}

@@ -235,6 +235,12 @@ class Index:
             self._columns_generation = self._generation
         return self._live, self._columns
 
+    def hub_cache(self) -> dict[int, float]:
+        """slot -> mean cosine to its nearest documents (hubness re-scoring), emptied by every write."""
+        if getattr(self, "_hub_generation", None) != self._generation:
+            self._hub_cache, self._hub_generation = {}, self._generation
+        return self._hub_cache
+
     # ---- encoding ------------------------------------------------------------------------------------
     @property
     def encoder(self):

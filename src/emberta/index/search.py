@@ -20,6 +20,9 @@ EXACT_BELOW = 2048
 EXACT_FRACTION = 0.1
 RESCORE = {"int8": 4, "binary": 10}
 HYBRID_CANDIDATES = 100
+HUBNESS = (None, "csls")
+HUBNESS_SHORTLIST = 50
+HUBNESS_NEIGHBOURS = 10
 
 
 def search(
@@ -37,12 +40,19 @@ def search(
     exact_fraction: float = EXACT_FRACTION,
     vector: np.ndarray | None = None,
     include: tuple[str, ...] = ("text", "metadata"),
+    hubness: str | None = None,
 ):
     """The `k` best documents of `index` for `query` (text, or a vector for dense mode), as Hits, best first.
     vector: the query's vector when already computed (hybrid search of a text query without re-encoding).
-    include: what hits carry besides id and score; () skips reading texts and metadata from SQLite."""
+    include: what hits carry besides id and score; () skips reading texts and metadata from SQLite.
+    hubness: "csls" re-ranks a dense shortlist by 2 cos(q, d) - r(d), r(d) the mean cosine of d to its 10
+    nearest documents (Conneau et al. 2018), so hubs (documents near everything) stop crowding results."""
     if mode not in MODES:
         raise OptionError(f"unknown search mode {mode!r}; choose one of {', '.join(MODES)}")
+    if hubness not in HUBNESS:
+        raise OptionError(f"unknown hubness re-scoring {hubness!r}; choose csls (or leave it out)")
+    if hubness and mode != "dense":
+        raise OptionError("hubness re-scoring applies to dense search")
     if not isinstance(k, int) or k < 1:
         raise OptionError(f"k must be a positive whole number, got {k!r}")
     text = query if isinstance(query, str) else None
@@ -59,10 +69,11 @@ def search(
             vector = _query_vector(index, vector)
         else:
             vector = index.embed([text], query=True)[0] if text is not None else _query_vector(index, query)
+        wanted = max(k, HYBRID_CANDIDATES) if mode == "hybrid" else max(k, HUBNESS_SHORTLIST, 5 * k) if hubness else k
         dense = dense_search(
             index,
             vector,
-            k if mode == "dense" else max(k, HYBRID_CANDIDATES),
+            wanted,
             tree,
             ef=ef,
             exact=exact,
@@ -70,7 +81,9 @@ def search(
             exact_below=exact_below,
             exact_fraction=exact_fraction,
         )
-        if mode == "dense":
+        if hubness:
+            scored = _csls(index, dense, k)
+        elif mode == "dense":
             scored = dense
         else:
             lexical = index.store.bm25(text, max(k, HYBRID_CANDIDATES), tree)
@@ -181,3 +194,31 @@ def _exact(index, vector: np.ndarray, k: int, allowed: np.ndarray | None) -> lis
     top = np.argpartition(-scores, k - 1)[:k] if k < len(candidates) else np.arange(len(candidates))
     top = top[np.lexsort((candidates[top], -scores[top]))]
     return [(int(candidates[i]), float(scores[i])) for i in top]
+
+
+def _csls(index, scored: list[tuple[int, float]], k: int) -> list[tuple[int, float]]:
+    """Re-rank (slot, cosine) pairs by CSLS, 2 cos - r(d); the query's own r is the same for every document
+    and is left out."""
+    if not scored:
+        return scored
+    slots = np.array([s for s, _ in scored], dtype=np.int64)
+    cosines = np.array([c for _, c in scored], dtype=np.float32)
+    csls = 2 * cosines - neighbourhood_means(index, slots)
+    order = np.argsort(-csls, kind="stable")[:k]
+    return [(int(slots[i]), float(csls[i])) for i in order]
+
+
+def neighbourhood_means(index, slots: np.ndarray) -> np.ndarray:
+    """r(d) for each slot: the mean cosine of document d to its HUBNESS_NEIGHBOURS nearest live documents
+    (itself excluded), found with the ANN and scored with the float vectors; remembered until the next write."""
+    cache = index.hub_cache()
+    missing = np.array([s for s in dict.fromkeys(slots.tolist()) if s not in cache], dtype=np.int64)
+    if len(missing):
+        view = index.vectors.view(index.slots)
+        live = index.live_and_columns(refresh=False)[0]
+        rows = np.asarray(view[np.sort(missing)])
+        for slot, row in zip(np.sort(missing), rows, strict=True):
+            _, found = index.ann.search(row, HUBNESS_NEIGHBOURS + 1, None if index.all_live else live)
+            found = found[(found >= 0) & (found != slot)][:HUBNESS_NEIGHBOURS]
+            cache[int(slot)] = float(np.mean(np.asarray(view[np.sort(found)]) @ row)) if len(found) else 0.0
+    return np.array([cache[int(s)] for s in slots], dtype=np.float32)
