@@ -228,3 +228,40 @@ def test_model_similarity_function_is_used(tiny_models, files, tmp_path):
     dot = (a.astype("float64") * b.astype("float64")).sum(1)
     assert metrics["pearson"] == pytest.approx(pearsonr(data.values, dot)[0], abs=1e-6)
     assert metrics["pearson"] != pytest.approx(metrics["cosine_pearson"], abs=1e-6)
+
+
+def test_retrieval_through_an_index_backend(tiny_models, files, tmp_path):
+    encoder = emberta.load_encoder(tiny_models["bert-st"])
+    store = EmbeddingStore(None)
+    spec = [adhoc_task("retrieval", file=files["beir"])]
+    exact = evaluate(encoder, spec, cache=store)[0]
+    flat = evaluate(encoder, spec, cache=store, index_backend="flat", output_dir=tmp_path / "out")[0]
+    assert 0 < flat.main_score <= 1 and 0 < exact.main_score <= 1  # (the tiny model ties many texts)
+    assert flat.info["index_backend"] == "flat" and "-index-flat-dense" in flat.info["result_file"]
+    bm25 = evaluate(encoder, spec, cache=store, index_backend="hnsw", search_mode="bm25")[0]
+    assert bm25.main_score == pytest.approx(1.0)  # every query names its document's only distinctive word
+    with pytest.raises(OptionError, match="unknown --search-mode"):
+        evaluate(encoder, spec, cache=store, index_backend="hnsw", search_mode="fuzzy")
+    with pytest.raises(OptionError, match="do not combine"):
+        from emberta.transforms import parse_config
+
+        evaluate(encoder, spec, cache=store, index_backend="hnsw", postprocess=parse_config("center"))
+
+
+def test_an_exact_index_ranks_like_exact_search():
+    import numpy as np
+
+    from emberta.index.evaluation import index_search_run
+    from emberta.tasks.retrieval import search
+
+    rng = np.random.default_rng(0)
+    docs = rng.normal(size=(300, 16)).astype(np.float32)
+    docs /= np.linalg.norm(docs, axis=1, keepdims=True)
+    queries = rng.normal(size=(20, 16)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    doc_ids, query_ids = [f"d{i}" for i in range(300)], [f"q{i}" for i in range(20)]
+    exact = search(queries, docs, doc_ids, query_ids, top_k=100)
+    run = index_search_run(doc_ids, ["x"] * 300, docs, query_ids, ["y"] * 20, queries, backend="flat")
+    for qid in query_ids:
+        assert list(run[qid]) == sorted(exact[qid], key=lambda d: -exact[qid][d])
+        assert [run[qid][d] for d in run[qid]] == pytest.approx([exact[qid][d] for d in run[qid]], abs=1e-5)
