@@ -205,7 +205,7 @@ def bench_lancedb(folder, vectors, attrs, queries, truths, filters, log):
 
     def run(flt, nprobes=None, refine=None):
         def search(i, q):
-            query = table.search(q, vector_column_name="vector").metric("cosine").limit(K).select(["row"])
+            query = table.search(q, vector_column_name="vector").metric("cosine").limit(K).select(["row", "_distance"])
             if nprobes:
                 query = query.nprobes(nprobes)
             if refine:
@@ -235,7 +235,8 @@ def bench_chroma(folder, vectors, attrs, queries, truths, filters, log):
     client = chromadb.PersistentClient(path=str(folder / "chroma"))
     start = time.perf_counter()
     collection = client.create_collection(
-        "docs", configuration={"hnsw": {"space": "ip", "ef_construction": 200, "max_neighbors": 32}}
+        "docs",
+        configuration={"hnsw": {"space": "ip", "ef_construction": 200, "max_neighbors": 32, "ef_search": 100}},
     )
     batch = client.get_max_batch_size()
     for s in range(0, len(vectors), batch):
@@ -247,8 +248,8 @@ def bench_chroma(folder, vectors, attrs, queries, truths, filters, log):
     def chroma_where(f):
         return {f["field"]: {"$gte" if f["op"] == ">=" else "$eq": f["value"]}}
 
-    for ef in (16, 64, 128, 256, 512):
-        collection.modify(configuration={"hnsw": {"ef_search": ef}})
+    # one setting: changing ef_search with collection.modify() changed neither recall nor speed in a first run
+    for ef in (100,):
         for f in [None, *filters]:
             name = "chroma" + (f" filter {f['name']}" if f else "")
 
@@ -363,12 +364,12 @@ def main() -> None:
     for f in [None, *filters]:
         suffix = f" filter {f['name']}" if f else ""
         line = {}
-        for system in ("emberta", "lancedb flat", "lancedb ivf_hnsw_sq", "chroma"):
+        for system in ("emberta", "emberta+docs", "lancedb flat", "lancedb ivf_hnsw_sq", "chroma"):
             best = best_at(rows, system + suffix)
             line[system] = None if best is None else round(best["qps"], 1)
         summary[f["name"] if f else "unfiltered"] = line
         ours = line["emberta"]
-        ratios = {s: (ours / v if ours and v else None) for s, v in line.items() if s != "emberta"}
+        ratios = {s: (ours / v if ours and v else None) for s, v in line.items() if not s.startswith("emberta")}
         print(
             f"{f['name'] if f else 'unfiltered':>10}: {line}  emberta / peer: "
             + ", ".join(f"{s} {r:.1f}x" if r else f"{s} -" for s, r in ratios.items())

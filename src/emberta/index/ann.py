@@ -125,7 +125,7 @@ class Ann:
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None, ef: int | None = None):
         """(scores, slots) of the best `k` slots for one query row, slot -1 where fewer were found. `allowed`:
         a boolean mask over slots; binary indexes apply it after the search (callers over-fetch)."""
-        query = self._codes(query.reshape(1, -1))
+        query = self._codes(query.reshape(1, -1)) if self.binary else query.reshape(1, -1)
         k = min(k, max(self.index.ntotal, 1))
         ef = max(ef or self.spec.ef_search, k)
         if self.binary:

@@ -31,6 +31,12 @@ CREATE TABLE IF NOT EXISTS fields (name TEXT PRIMARY KEY, col TEXT NOT NULL UNIQ
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _WORD = re.compile(r"\w+", re.UNICODE)
+# Lucene's English stop set (what Elasticsearch's english analyzer, and so BEIR's BM25 baseline, drops). Only
+# query words are dropped: they match most documents, cost the most to score and weigh almost nothing in BM25.
+STOP_WORDS = frozenset(
+    ("a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not", "of",
+     "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was", "will", "with")
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -210,17 +216,18 @@ class DocumentStore:
         sql = "SELECT slot FROM documents" + (f" WHERE {where}" if where else "") + " ORDER BY slot"
         return np.fromiter((r[0] for r in self.conn.execute(sql, params)), dtype=np.int64)
 
-    def columns(self, slots: int) -> tuple[np.ndarray, np.ndarray, dict[str, Column]]:
-        """(live mask, ids, in-memory columns) over slots [0, slots): ids is an object array (None at dead
-        slots); the columns feed the numpy pre-filter."""
+    def columns(self, slots: int) -> tuple[np.ndarray, list, dict[str, Column]]:
+        """(live mask, ids, in-memory columns) over slots [0, slots): ids is a list (None at dead slots); the
+        columns feed the numpy pre-filter."""
         fields = list(self.fields().values())
         select = ", ".join(["slot", "id", *(f.column for f in fields)])
         rows = [r for r in self.conn.execute(f"SELECT {select} FROM documents") if r[0] < slots]
         live = np.zeros(slots, dtype=bool)
         index = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         live[index] = True
-        ids = np.full(slots, None, dtype=object)
-        ids[index] = [r[1] for r in rows]
+        ids: list = [None] * slots
+        for r in rows:
+            ids[r[0]] = r[1]
         columns: dict[str, Column] = {}
         for position, field in enumerate(fields, start=2):
             values = [r[position] for r in rows]
@@ -237,9 +244,10 @@ class DocumentStore:
         return live, ids, columns
 
     def bm25(self, query: str, k: int, tree: object | None = None) -> list[tuple[int, float]]:
-        """(slot, score) of the best `k` BM25 matches of `query` (any of its words), best first; score is
-        FTS5's bm25 negated, so higher is better."""
+        """(slot, score) of the best `k` BM25 matches of `query` (any of its words but English stop words),
+        best first; score is FTS5's bm25 negated, so higher is better."""
         words = _WORD.findall(query)
+        words = [w for w in words if w.lower() not in STOP_WORDS] or words
         if not words:
             return []
         match = " OR ".join('"' + w.replace('"', '""') + '"' for w in dict.fromkeys(words))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,6 +34,7 @@ from emberta.similarity import unit_rows
 from emberta.version import __version__
 
 FORMAT_VERSION = 1
+REFRESH_SECONDS = 0.05
 CONFIG, DOCS, VECTORS, ANN, LOCK, TRANSFORM = (
     "index.json",
     "docs.sqlite",
@@ -72,6 +74,7 @@ class Index:
         self.vectors = VectorFile(path / VECTORS, self.dim)
         self.transforms = _load_transform(path / TRANSFORM) if config.get("transform") else []
         self._generation = -1
+        self._checked_at = -1.0
         self._ann: Ann | None = None
         self._columns_generation = -1
 
@@ -198,8 +201,21 @@ class Index:
     def ann(self) -> Ann:
         return self._ann
 
+    def refresh(self) -> None:
+        """See every write committed so far (searches do this by themselves, at most every REFRESH_SECONDS)."""
+        self._refresh()
+
+    def _maybe_refresh(self) -> None:
+        """Refresh unless the last check was under REFRESH_SECONDS ago: asking SQLite costs as much as a tenth
+        of an HNSW search, so a reader sees another process's writes up to that late. A writer sees its own
+        writes at once."""
+        now = time.monotonic()
+        if now - self._checked_at >= REFRESH_SECONDS:
+            self._refresh()
+
     def _refresh(self) -> None:
         """Reload what a committed write changed (cheap when nothing did)."""
+        self._checked_at = time.monotonic()
         generation = self.store.generation
         if generation == self._generation:
             return

@@ -9,6 +9,8 @@ results while k documents pass, the exact scan fills in. So a query returns k hi
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from emberta.errors import OptionError
@@ -60,7 +62,7 @@ def search(
         raise OptionError(f"{mode} search needs a text query")
     if text is not None and not text.strip():
         raise OptionError("the query is empty; type some words to search for")
-    index._refresh()
+    index._maybe_refresh()
     tree = parse_filter(filter, index.store.fields()) if filter is not None else None
     if mode == "bm25":
         scored = index.store.bm25(text, k, tree)
@@ -93,8 +95,8 @@ def search(
 
     if not include:
         index.live_and_columns(refresh=False)
-        ids = index.ids[[slot for slot, _ in scored]].tolist()
-        return [Hit(doc_id, score, None, None) for doc_id, (_, score) in zip(ids, scored, strict=True)]
+        ids = index.ids
+        return [Hit(ids[slot], score, None, None) for slot, score in scored]
     docs = index.store.documents([slot for slot, _ in scored])
     text, meta = "text" in include, "metadata" in include
     return [
@@ -107,7 +109,7 @@ def search(
 def _query_vector(index, query) -> np.ndarray:
     vector = np.asarray(query, dtype=np.float32)
     if vector.ndim == 1 and vector.shape[0] == index.dim and not index.transforms:  # the common case, fast
-        norm = float(np.sqrt(vector @ vector))
+        norm = math.sqrt(float(np.dot(vector, vector)))
         return vector / norm if norm > 0 else vector
     if vector.ndim == 2 and vector.shape[0] == 1:
         vector = vector[0]
@@ -133,6 +135,11 @@ def dense_search(
 ) -> list[tuple[int, float]]:
     """(slot, cosine) of the best `k` live documents passing `tree`, best first."""
     live, columns = index.live_and_columns(refresh=False)
+    ann = index.ann
+    if tree is None and index.all_live and not exact and ann.spec.quantize is None and index.slots >= k:
+        scores, found = ann.search(vector, k, None, ef)  # no filter, no deletions: the graph's answer is final
+        if found[-1] >= 0:
+            return list(zip(found.tolist(), scores.tolist(), strict=True))
     slots = index.slots
     allowed = None
     if tree is not None:
@@ -146,7 +153,6 @@ def dense_search(
     small = passing <= max(exact_below, exact_fraction * slots)
     if exact or (allowed is not None and small):
         return _exact(index, vector, k, allowed)
-    ann = index.ann
     quantize = index.ann_spec.quantize
     fetch = k * (rescore or RESCORE.get(quantize, 1))
     search_ef = ef
@@ -156,8 +162,6 @@ def dense_search(
         if ann.binary:  # no selector: fetch more and drop what fails the filter
             fetch = int(min(fetch / selectivity, slots))
     scores, found = ann.search(vector, fetch, allowed, ef=search_ef)
-    if not quantize and len(found) == k and found[-1] >= 0:  # FAISS ranked them already: the common case
-        return list(zip(found.tolist(), scores.tolist(), strict=True))
     keep = found >= 0
     scores, found = scores[keep], found[keep]
     if quantize:
