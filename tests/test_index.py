@@ -4,12 +4,14 @@ ANN structures, locking, readers following a writer, damage detection and repair
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
 
 from emberta.errors import EmbertaError, InputError, OptionError
 from emberta.index import DuplicateIdError, FilterError, Index, IndexLockedError
+from emberta.index.index import REFRESH_SECONDS
 from emberta.index.maintenance import check_index, repair_index
 
 DIM = 32
@@ -165,6 +167,7 @@ def test_one_writer_many_readers(tmp_path):
         reader.add(["x"], ["y"], vectors=vectors[:1], fingerprint=FP)
     assert reader.get("late") is None
     index.add(["late"], ["late"], [{"lang": "zz"}], vectors=vectors[7:8] * -1, fingerprint=FP)
+    time.sleep(REFRESH_SECONDS)  # searches look for new writes at most every REFRESH_SECONDS
     assert [h.id for h in reader.search(-vectors[7], 1)] == ["late"]  # the reader follows committed writes
     assert [h.id for h in reader.search(vectors[0], 3, filter="lang = 'zz'")] == ["late"]
     index.close()
