@@ -40,6 +40,7 @@ bench: install
 	$(PY) benchmarks/mteb_crosscheck.py
 	$(PY) benchmarks/eval_speed.py
 	$(PY) benchmarks/search.py
+	$(PY) benchmarks/serve.py
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .ruff_cache

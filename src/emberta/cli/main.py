@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from emberta.cli import encode_commands, eval_commands, fast_commands, geometry_commands, index_commands
+from emberta.cli import encode_commands, eval_commands, fast_commands, geometry_commands, index_commands, serve_commands
 from emberta.version import __version__
 
 app = typer.Typer(
@@ -37,6 +37,7 @@ eval_commands.register(app)
 fast_commands.register(app)
 geometry_commands.register(app)
 index_commands.register(app)
+serve_commands.register(app)
 
 
 def main() -> None:

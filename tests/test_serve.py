@@ -1,0 +1,199 @@
+"""`emberta serve`: the official openai client against a real server, the search API, micro-batching, and
+each kind of bad request (auth, limits, validation, malformed JSON, bad filters, broken index path)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+import emberta
+from emberta.serve import ServeSettings, create_app
+from emberta.serve.batcher import MicroBatcher, Overloaded
+
+TEXTS = ["the cat sat on the mat", "dogs bark loudly at night", "a kitten sleeps", "stock markets fell today"]
+
+
+@pytest.fixture(scope="module")
+def encoder(tiny_models):
+    return emberta.load_encoder(tiny_models["bert-st"])
+
+
+@pytest.fixture(scope="module")
+def index(encoder, tmp_path_factory):
+    from emberta.index import Index
+
+    path = tmp_path_factory.mktemp("serve") / "idx"
+    idx = Index.create(path, model=str(encoder.folder.path), encoder=encoder)
+    idx.add(TEXTS, [f"t{i}" for i in range(4)], [{"lang": "en", "n": i} for i in range(4)])
+    idx.close()
+    return Index.open(path, encoder=encoder)
+
+
+@pytest.fixture(scope="module")
+def client(encoder, index):
+    app = create_app(encoder, index=index, settings=ServeSettings(max_inputs=8, max_input_chars=200))
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(encoder, index):
+    import uvicorn
+
+    port = free_port()
+    app = create_app(encoder, index=index, settings=ServeSettings(api_key="secret-key"))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if instance.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(timeout=10)
+
+
+def cosines(a, b):
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+
+
+def test_the_openai_client_works_unchanged(server, encoder):
+    from openai import OpenAI
+
+    client = OpenAI(base_url=f"{server}/v1", api_key="secret-key")
+    expected = encoder.encode(TEXTS, show_progress=False)
+    for encoding in ("float", "base64"):
+        result = client.embeddings.create(model=encoder.name, input=TEXTS, encoding_format=encoding)
+        got = [item.embedding for item in sorted(result.data, key=lambda d: d.index)]
+        if encoding == "base64":  # asked for explicitly, the client hands back the strings as they came
+            got = [np.frombuffer(base64.b64decode(item), dtype="<f4") for item in got]
+        assert cosines(got, expected).min() >= 0.9999
+        assert result.usage.prompt_tokens > 0 and result.model == encoder.name
+    single = client.embeddings.create(model=encoder.name, input=TEXTS[0])  # the client's default: base64
+    assert cosines([single.data[0].embedding], expected[:1])[0] >= 0.9999
+    short = client.embeddings.create(model=encoder.name, input=TEXTS, dimensions=8, encoding_format="float")
+    truncated = expected[:, :8] / np.linalg.norm(expected[:, :8], axis=1, keepdims=True)
+    got = np.array([item.embedding for item in short.data])
+    assert got.shape == (4, 8) and cosines(got, truncated).min() >= 0.9999
+    assert np.allclose(np.linalg.norm(got, axis=1), 1, atol=1e-5)
+    assert [m.id for m in client.models.list().data] == [encoder.name]
+
+
+def test_auth_required_and_denied(server):
+    import httpx
+
+    assert httpx.get(f"{server}/healthz").status_code == 200  # health checks stay open
+    response = httpx.post(f"{server}/v1/embeddings", json={"input": "x"})
+    assert response.status_code == 401 and response.json()["error"]["code"] == "invalid_api_key"
+    assert "Traceback" not in response.text
+    wrong = httpx.post(f"{server}/v1/embeddings", json={"input": "x"}, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401 and wrong.json()["error"]["message"] == "incorrect API key"
+    right = httpx.post(f"{server}/v1/embeddings", json={"input": "x"}, headers={"Authorization": "Bearer secret-key"})
+    assert right.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ({"input": []}, 422, "empty list"),
+        ({"input": ["ok", 3]}, 422, "a string or a list of strings"),
+        ({"input": [[1, 2, 3]]}, 422, "token arrays are not supported"),
+        ({"input": ""}, 422, "empty string"),
+        ({"model": "x"}, 422, "'input' is a required property"),
+        ({"input": ["t"] * 9}, 413, "at most 8 per request"),
+        ({"input": "x" * 201}, 413, "at most 200"),
+        ({"input": "x", "temperature": 1}, 400, "Unrecognized request argument supplied: temperature"),
+        ({"input": "x", "encoding_format": "int8"}, 422, "'encoding_format'"),
+        ({"input": "x", "dimensions": 0}, 422, "'dimensions'"),
+        ({"input": "x", "model": "gpt-4"}, 404, "does not exist here"),
+    ],
+)
+def test_bad_embedding_requests(client, body, status, message):
+    response = client.post("/v1/embeddings", json=body)
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert message in error["message"] and error["type"] in ("invalid_request_error", "server_error")
+
+
+def test_malformed_json_and_oversize_bodies(encoder):
+    app = create_app(encoder, settings=ServeSettings(max_body_bytes=100))
+    with TestClient(app) as client:
+        response = client.post("/v1/embeddings", content=b'{"input": ', headers={"content-type": "application/json"})
+        assert response.status_code == 400 and "could not parse the JSON body" in response.json()["error"]["message"]
+        response = client.post("/v1/embeddings", json={"input": "y" * 500})
+        assert response.status_code == 413 and "over the limit" in response.json()["error"]["message"]
+        assert client.post("/v1/search", json={"query": "x"}).status_code == 404  # no index loaded
+
+
+def test_search_documents_similarity_and_operations(client):
+    hits = client.post("/v1/search", json={"query": "kitten", "k": 2}).json()["data"]
+    assert len(hits) == 2 and set(hits[0]) == {"id", "score", "text", "metadata"}
+    filtered = client.post("/v1/search", json={"query": "cat", "filter": "n >= 2", "mode": "hybrid"}).json()["data"]
+    assert filtered and all(h["metadata"]["n"] >= 2 for h in filtered)
+    bad = client.post("/v1/search", json={"query": "cat", "filter": "n >= "})
+    assert bad.status_code == 400 and "filter, column" in bad.json()["error"]["message"]
+    assert client.post("/v1/search", json={"query": "cat", "mode": "fuzzy"}).status_code == 400
+    assert client.get("/v1/documents/t2").json() == {"id": "t2", "text": TEXTS[2], "metadata": {"lang": "en", "n": 2}}
+    assert client.get("/v1/documents/nope").status_code == 404
+    score = client.post("/v1/similarity", json={"a": TEXTS[0], "b": TEXTS[0]}).json()["score"]
+    assert score == pytest.approx(1.0, abs=1e-5)
+    assert client.get("/readyz").json()["status"] == "ready"
+    metrics = client.get("/metrics").text
+    assert 'emberta_requests_total{path="/v1/search",status="200"}' in metrics
+    assert "emberta_request_seconds_bucket" in metrics and "emberta_queue_depth" in metrics
+    assert client.get("/docs").status_code == 200
+
+
+def test_micro_batching_combines_concurrent_requests_and_refuses_overload(encoder):
+    calls: list[int] = []
+
+    class Counting:
+        def encode(self, texts, **kwargs):
+            calls.append(len(texts))
+            time.sleep(0.05)
+            return encoder.encode(texts, show_progress=False)
+
+    async def scenario():
+        batcher = MicroBatcher(Counting(), max_batch_tokens=10_000, max_queue_texts=20)
+        try:
+            results = await asyncio.gather(*(batcher.embed([f"text {i}"], 3) for i in range(12)))
+            with pytest.raises(Overloaded):
+                await asyncio.gather(*(batcher.embed(["x"] * 15, 3) for _ in range(2)))
+            return results
+        finally:
+            batcher.close()
+
+    results = asyncio.run(scenario())
+    assert len(results) == 12 and all(r.shape == (1, encoder.dim) for r in results)
+    assert len(calls) < 12  # requests waiting together were encoded together
+    expected = encoder.encode([f"text {i}" for i in range(12)], show_progress=False)
+    assert cosines(np.concatenate(results), expected).min() >= 0.9999
+
+
+def test_cli_refuses_unsafe_binds_and_broken_indexes(tmp_path):
+    from typer.testing import CliRunner
+
+    from emberta.cli.main import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["serve", "--host", "0.0.0.0"])
+    assert result.exit_code == 2 and "give an API key" in result.output
+    result = runner.invoke(app, ["serve", "--index", str(tmp_path / "missing")])
+    assert result.exit_code == 2 and "no index here" in result.output
