@@ -197,3 +197,35 @@ def other_architectures(tiny_models, tmp_path_factory) -> dict[str, Path]:
         tokenizer.save_pretrained(root / name)
         folders[name] = root / name
     return folders
+
+
+@pytest.fixture(scope="session")
+def start_server():
+    """start_server(app) -> base URL: runs the ASGI app under uvicorn on a free loopback port in a thread,
+    stopped at the end of the session."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    running = []
+
+    def start(app) -> str:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        for _ in range(400):
+            if server.started:
+                break
+            time.sleep(0.05)
+        running.append((server, thread))
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server, thread in running:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import socket
-import threading
 import time
 
 import numpy as np
@@ -43,29 +41,9 @@ def client(encoder, index):
         yield test_client
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(encoder, index):
-    import uvicorn
-
-    port = free_port()
-    app = create_app(encoder, index=index, settings=ServeSettings(api_key="secret-key"))
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if instance.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(timeout=10)
+def server(encoder, index, start_server):
+    return start_server(create_app(encoder, index=index, settings=ServeSettings(api_key="secret-key")))
 
 
 def cosines(a, b):

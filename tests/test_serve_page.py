@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
 import time
 
 import pytest
@@ -26,9 +24,7 @@ TEXTS = ["the cat sat on the mat", "dogs bark loudly at night", "a kitten sleeps
 
 
 @pytest.fixture(scope="module")
-def server(tiny_models, tmp_path_factory):
-    import uvicorn
-
+def server(tiny_models, tmp_path_factory, start_server):
     from emberta.index import Index
 
     encoder = emberta.load_encoder(tiny_models["bert-st"])
@@ -36,20 +32,7 @@ def server(tiny_models, tmp_path_factory):
     index = Index.create(path, model=str(tiny_models["bert-st"]), encoder=encoder)
     index.add(TEXTS, [f"t{i}" for i in range(4)], [{"lang": "en" if i % 2 else "de", "n": i} for i in range(4)])
     index.close()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app = create_app(encoder, index=Index.open(path, encoder=encoder))
-    instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if instance.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/"
-    instance.should_exit = True
-    thread.join(timeout=10)
+    return start_server(create_app(encoder, index=Index.open(path, encoder=encoder))) + "/"
 
 
 @pytest.fixture(scope="module")
