@@ -295,3 +295,25 @@ def test_csls_hubness_rescoring_matches_brute_force(tmp_path):
         index.search("apple", 5, mode="bm25", hubness="csls")
     with pytest.raises(OptionError, match="unknown hubness"):
         index.search(query, 5, hubness="mp")
+
+
+def test_compaction_drops_dead_slots_and_keeps_everything_else(tmp_path, tiny_models):
+    from emberta.index.maintenance import compact_index
+
+    path = tmp_path / "idx"
+    index, vectors = make_index(path, n=300, ann="flat")
+    index.delete([f"d{i}" for i in range(0, 300, 3)])
+    index.add(["moved"], ["d1"], [{"lang": "xx", "year": 1}], vectors=vectors[2:3], fingerprint=FP, upsert=True)
+    before = {h.id: h for h in index.search(vectors[5], 20)}
+    filtered = [h.id for h in index.search(vectors[5], 5, filter="lang = 'de'")]
+    index.close()
+    assert compact_index(path) == {"documents": 200, "slots_before": 301}
+    compacted = Index.open(path)
+    assert compacted.slots == 200 and len(compacted) == 200 and check_index(path) == []
+    after = {h.id: h for h in compacted.search(vectors[5], 20)}
+    assert list(after) == list(before)
+    assert [h.score for h in after.values()] == pytest.approx([h.score for h in before.values()], abs=1e-6)
+    assert [h.id for h in compacted.search(vectors[5], 5, filter="lang = 'de'")] == filtered
+    assert compacted.get("d1").text == "moved" and compacted.get("d1").metadata == {"lang": "xx", "year": 1}
+    assert compacted.search("moved", 1, mode="bm25")[0].id == "d1"
+    assert not any(p.name.startswith(".idx") for p in tmp_path.iterdir())

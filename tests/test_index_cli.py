@@ -67,6 +67,10 @@ def test_add_upsert_delete(tmp_path, built, docs):
     assert json.loads(run("index", "info", idx).stdout)["documents"] == 58
     result = run("index", "delete", idx, "nope")
     assert result.exit_code == 2 and "no document with id 'nope'" in result.output
+    assert json.loads(run("index", "info", idx).stdout)["deleted_slots"] == 62
+    result = run("index", "compact", idx)
+    assert result.exit_code == 0 and "58 documents in 58 slots (were 120)" in result.output
+    assert json.loads(run("index", "info", idx).stdout)["deleted_slots"] == 0
 
 
 @pytest.mark.parametrize(

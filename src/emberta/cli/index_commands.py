@@ -166,6 +166,18 @@ def check(index: Path = INDEX) -> None:
     raise typer.Exit(1)
 
 
+@index_app.command("compact")
+@handle_errors
+def compact(index: Path = INDEX) -> None:
+    """Rewrite an index without the slots that deleted and replaced documents left behind."""
+    from emberta.index.maintenance import compact_index
+
+    result = compact_index(index)
+    typer.echo(
+        f"{index}: {result['documents']} documents in {result['documents']} slots (were {result['slots_before']})"
+    )
+
+
 @index_app.command("repair")
 @handle_errors
 def repair(index: Path = INDEX) -> None:

@@ -302,6 +302,7 @@ class Index:
         upsert: bool = False,
         where: Sequence[str | None] | None = None,
         save_ann: bool = True,
+        prepared: bool = False,
     ) -> dict:
         """Add one batch of documents, all or nothing. Returns {"added": n, "replaced": m}.
 
@@ -309,6 +310,8 @@ class Index:
         vectors (n, encoder dim), which need `fingerprint` equal to the index's. upsert: replace documents
         whose id exists (else DuplicateIdError). where: "file:line" per document, for error messages.
         save_ann=False leaves the ANN file to `flush()` (bulk loading; the vectors are already safe).
+        prepared=True: `vectors` are already as the index stores them (transformed, unit length), e.g. copied
+        from another index with the same settings.
         """
         self._require_writer()
         texts = list(texts)
@@ -322,7 +325,10 @@ class Index:
             raise OptionError(f"{n} texts but {len(ids)} ids, {len(metadata)} metadata entries, {len(where)} places")
         docs = [_document(*row) for row in zip(ids, texts, metadata, where, strict=True)]
         _refuse_repeats(docs)
-        vectors = self.embed(texts, query=False) if vectors is None else self._check_vectors(vectors, fingerprint, n)
+        if vectors is None:
+            vectors = self.embed(texts, query=False)
+        else:
+            vectors = self._check_vectors(vectors, fingerprint, n, prepared)
         self._refresh()
         store = self.store
         store.begin()
@@ -385,7 +391,7 @@ class Index:
         if not self.writable:
             raise OptionError(f"{self.path} is open for reading; open it with writable=True to change it")
 
-    def _check_vectors(self, vectors, fingerprint: str | None, n: int) -> np.ndarray:
+    def _check_vectors(self, vectors, fingerprint: str | None, n: int, prepared: bool = False) -> np.ndarray:
         vectors = np.asarray(vectors, dtype=np.float32)
         if fingerprint is None:
             raise OptionError("vectors need the fingerprint of the encoder that made them (fingerprint=...)")
@@ -394,10 +400,10 @@ class Index:
                 f"these vectors come from another encoder (fingerprint {fingerprint[:12]}) than the index's "
                 f"({self.config['fingerprint'][:12]}); encode with the index's model, or build a new index"
             )
-        width = self.encoder.dim if self.config.get("encoder") and self.transforms else self.dim
+        width = self.encoder.dim if self.config.get("encoder") and self.transforms and not prepared else self.dim
         if vectors.ndim != 2 or vectors.shape != (n, width):
             raise InputError(f"vectors of shape {vectors.shape} for {n} documents; the index takes ({n}, {width})")
-        return self.prepare(vectors)
+        return vectors if prepared else self.prepare(vectors)
 
     # ---- reading -------------------------------------------------------------------------------------
     def search(self, query, k: int = 10, **options) -> list[Hit]:

@@ -209,3 +209,42 @@ def _reencode(path: Path, config: dict, store: DocumentStore, vectors: VectorFil
         rows[np.asarray(live) - have] = index.embed([docs[int(s)][1] for s in live], query=False)
     vectors.rewrite(np.concatenate([kept, rows]))
     return f"re-encoded {len(live)} documents whose vectors were missing"
+
+
+def compact_index(path: str | Path, *, block: int = 10_000) -> dict:
+    """Rewrite the index without the dead slots that deletes and upserts leave behind: live documents keep
+    their ids, texts, metadata and vectors (copied, not re-encoded) in slot order. Built in a hidden folder and
+    swapped in whole, under the write lock. Returns {"documents", "slots_before"}."""
+    path = Path(path)
+    staging = path.with_name(f".{path.name}.compacting")
+    with Index.open(path, writable=True) as old:
+        slots_before = old.slots
+        live = np.sort(old.store.live_slots())
+        view = old.vectors.view(old.slots)
+        config = {**old.config, "counts": {"documents": 0, "slots": 0}}
+        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            staging.mkdir()
+            if config.get("transform"):
+                shutil.copytree(path / config["transform"], staging / config["transform"])
+            store = DocumentStore(staging / DOCS, create=True)
+            store.set_state("config", json.dumps(config))
+            write_text_atomic(staging / CONFIG, json.dumps(config, indent=2) + "\n")
+            new = Index(staging, config, store, writable=True, lock=_acquire_lock(staging), encoder=old._encoder)
+            new._refresh()
+            try:
+                for start in range(0, len(live), block):
+                    chunk = live[start : start + block]
+                    docs = old.store.documents(chunk)
+                    rows = [docs[int(s)] for s in chunk]
+                    new.add([r[1] for r in rows], [r[0] for r in rows], [r[2] for r in rows],
+                            vectors=np.asarray(view[chunk]), fingerprint=config["fingerprint"], prepared=True,
+                            save_ann=False)  # fmt: skip
+                new.flush()
+            finally:
+                new.close()
+            replace_dir(staging, path)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    return {"documents": len(live), "slots_before": slots_before}
