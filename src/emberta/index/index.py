@@ -220,6 +220,9 @@ class Index:
         if generation == self._generation:
             return
         slots = self.store.slots
+        if self._ann is not None and slots == self._slots:  # deletions only: the vectors and the ANN stand
+            self._generation = generation
+            return
         problem = self.vectors.check(slots)
         if problem:
             raise EmbertaError(f"{self.path}: {problem}; run `emberta index repair {self.path}`")
