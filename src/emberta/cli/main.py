@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from emberta.cli import encode_commands, eval_commands, fast_commands, geometry_commands, index_commands, serve_commands
+from emberta.cli import (
+    encode_commands,
+    eval_commands,
+    fast_commands,
+    geometry_commands,
+    index_commands,
+    serve_commands,
+    train_commands,
+)
 from emberta.version import __version__
 
 app = typer.Typer(
@@ -38,6 +46,7 @@ fast_commands.register(app)
 geometry_commands.register(app)
 index_commands.register(app)
 serve_commands.register(app)
+train_commands.register(app)
 
 
 def main() -> None:

@@ -43,6 +43,11 @@ class TorchEncoder(Encoder):
             self.resolve_prompt(None, None)  # fail on load, not on first encode
 
     # ---- building ----------------------------------------------------------------------------------
+    @property
+    def sentence_transformer(self) -> SentenceTransformer:
+        """The underlying sentence-transformers model (with the options applied), e.g. to fine-tune it."""
+        return self._model
+
     def _apply_options(self, model: SentenceTransformer) -> SentenceTransformer:
         options = self.options
         transformer = _first(model, Transformer)
