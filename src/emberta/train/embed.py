@@ -114,6 +114,10 @@ def train_embed(config: TrainConfig, *, show_progress: bool = False) -> dict:
             batch_sampler=BatchSamplers.NO_DUPLICATES if config.loss == "mnrl" else BatchSamplers.BATCH_SAMPLER,
         )  # fmt: skip
         trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss)
+        if not show_progress:  # without a progress bar transformers prints each log line; the log is in the file
+            from transformers.trainer_callback import PrinterCallback
+
+            trainer.remove_callback(PrinterCallback)
         try:
             trainer.train()
             model.save(str(staging))
