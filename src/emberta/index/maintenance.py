@@ -16,7 +16,7 @@ from emberta.index.ann import Ann, AnnSpec
 from emberta.index.documents import DocumentStore
 from emberta.index.index import ANN, CONFIG, DOCS, FORMAT_VERSION, Index, _acquire_lock
 from emberta.index.vector_file import VectorFile
-from emberta.io.atomic import replace_dir, write_text_atomic
+from emberta.io.atomic import staged_dir, write_text_atomic
 from emberta.io.readers import TextReader
 
 BLOCK = 2048
@@ -81,9 +81,7 @@ def build_index(
     if not out.parent.is_dir():
         raise OptionError(f"--out {out}: folder {out.parent} does not exist; create it first")
     reader.check_first()
-    staging = out.with_name(f".{out.name}.building")
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
+    with staged_dir(out, "building") as staging:
         index = Index.create(
             staging, model=model, encoder_options=encoder_options, ann=ann, quantize=quantize, transform=transform
         )
@@ -91,10 +89,6 @@ def build_index(
             totals = add_file(index, reader, upsert=upsert, on_progress=on_progress)
         finally:
             index.close()
-        replace_dir(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return totals
 
 
@@ -216,35 +210,28 @@ def compact_index(path: str | Path, *, block: int = 10_000) -> dict:
     their ids, texts, metadata and vectors (copied, not re-encoded) in slot order. Built in a hidden folder and
     swapped in whole, under the write lock. Returns {"documents", "slots_before"}."""
     path = Path(path)
-    staging = path.with_name(f".{path.name}.compacting")
-    with Index.open(path, writable=True) as old:
+    with Index.open(path, writable=True) as old, staged_dir(path, "compacting") as staging:
         slots_before = old.slots
         live = np.sort(old.store.live_slots())
         view = old.vectors.view(old.slots)
         config = {**old.config, "counts": {"documents": 0, "slots": 0}}
-        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        if config.get("transform"):
+            shutil.copytree(path / config["transform"], staging / config["transform"])
+        store = DocumentStore(staging / DOCS, create=True)
+        store.set_state("config", json.dumps(config))
+        write_text_atomic(staging / CONFIG, json.dumps(config, indent=2) + "\n")
+        new = Index(staging, config, store, writable=True, lock=_acquire_lock(staging), encoder=old._encoder)
+        new._refresh()
         try:
-            staging.mkdir()
-            if config.get("transform"):
-                shutil.copytree(path / config["transform"], staging / config["transform"])
-            store = DocumentStore(staging / DOCS, create=True)
-            store.set_state("config", json.dumps(config))
-            write_text_atomic(staging / CONFIG, json.dumps(config, indent=2) + "\n")
-            new = Index(staging, config, store, writable=True, lock=_acquire_lock(staging), encoder=old._encoder)
-            new._refresh()
-            try:
-                for start in range(0, len(live), block):
-                    chunk = live[start : start + block]
-                    docs = old.store.documents(chunk)
-                    rows = [docs[int(s)] for s in chunk]
-                    new.add([r[1] for r in rows], [r[0] for r in rows], [r[2] for r in rows],
-                            vectors=np.asarray(view[chunk]), fingerprint=config["fingerprint"], prepared=True,
-                            save_ann=False)  # fmt: skip
-                new.flush()
-            finally:
-                new.close()
-            replace_dir(staging, path)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+            for start in range(0, len(live), block):
+                chunk = live[start : start + block]
+                docs = old.store.documents(chunk)
+                rows = [docs[int(s)] for s in chunk]
+                new.add([r[1] for r in rows], [r[0] for r in rows], [r[2] for r in rows],
+                        vectors=np.asarray(view[chunk]), fingerprint=config["fingerprint"], prepared=True,
+                        save_ann=False)  # fmt: skip
+            new.flush()
+        finally:
+            new.close()
     return {"documents": len(live), "slots_before": slots_before}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from emberta.errors import OutputError
@@ -61,3 +63,17 @@ def replace_dir(staging: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(staging, out)
+
+
+@contextmanager
+def staged_dir(out: Path, label: str = "staging") -> Iterator[Path]:
+    """A hidden folder beside `out` to build into; moved to `out` (replace_dir) when the block ends, removed
+    when it raises, so `out` is either the complete result or untouched."""
+    staging = out.with_name(f".{out.name}.{label}")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        yield staging
+        replace_dir(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

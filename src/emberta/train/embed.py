@@ -10,13 +10,12 @@ config (`emberta-train.json`, which `--config` reproduces) and the trainer's log
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from emberta.errors import InputError, OptionError
-from emberta.io.atomic import replace_dir
+from emberta.io.atomic import staged_dir
 from emberta.train.data import read_training_file
 
 LOSSES = {"mnrl": ("pairs", "triplets"), "cosent": ("scored",), "triplet": ("triplets",)}
@@ -103,9 +102,7 @@ def train_embed(config: TrainConfig, *, show_progress: bool = False) -> dict:
     out = Path(config.out)
     if not out.parent.is_dir():
         raise OptionError(f"--out {out}: folder {out.parent} does not exist; create it first")
-    staging = out.with_name(f".{out.name}.training")
-    shutil.rmtree(staging, ignore_errors=True)
-    with tempfile.TemporaryDirectory(prefix="emberta-train-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="emberta-train-") as scratch, staged_dir(out, "training") as staging:
         args = SentenceTransformerTrainingArguments(
             output_dir=scratch, num_train_epochs=config.epochs, max_steps=config.max_steps,
             per_device_train_batch_size=config.batch_size, learning_rate=config.lr, warmup_steps=config.warmup,
@@ -118,25 +115,20 @@ def train_embed(config: TrainConfig, *, show_progress: bool = False) -> dict:
             from transformers.trainer_callback import PrinterCallback
 
             trainer.remove_callback(PrinterCallback)
-        try:
-            trainer.train()
-            model.save(str(staging))
-            history = [entry for entry in trainer.state.log_history if "loss" in entry]
-            with open(staging / "metrics.jsonl", "w", encoding="utf-8") as handle:
-                for entry in trainer.state.log_history:
-                    handle.write(json.dumps(entry) + "\n")
-            summary = {
-                "out": str(out),
-                "steps": trainer.state.global_step,
-                "examples": len(dataset),
-                "first_loss": history[0]["loss"] if history else None,
-                "last_loss": history[-1]["loss"] if history else None,
-            }
-            (staging / CONFIG_FILE).write_text(json.dumps({"config": asdict(config), "summary": summary}, indent=2))
-            replace_dir(staging, out)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+        trainer.train()
+        model.save(str(staging))
+        history = [entry for entry in trainer.state.log_history if "loss" in entry]
+        with open(staging / "metrics.jsonl", "w", encoding="utf-8") as handle:
+            for entry in trainer.state.log_history:
+                handle.write(json.dumps(entry) + "\n")
+        summary = {
+            "out": str(out),
+            "steps": trainer.state.global_step,
+            "examples": len(dataset),
+            "first_loss": history[0]["loss"] if history else None,
+            "last_loss": history[-1]["loss"] if history else None,
+        }
+        (staging / CONFIG_FILE).write_text(json.dumps({"config": asdict(config), "summary": summary}, indent=2))
     return summary
 
 
