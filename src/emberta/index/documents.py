@@ -206,10 +206,6 @@ class DocumentStore:
         row = self.conn.execute("SELECT slot FROM documents WHERE id = ?", (doc_id,)).fetchone()
         return None if row is None else row[0]
 
-    def texts_at(self, slots: Sequence[int]) -> list[str]:
-        docs = self.documents(slots)
-        return [docs[int(s)][1] for s in slots]
-
     def filter_slots(self, tree: object | None) -> np.ndarray:
         """Live slots whose metadata passes `tree` (SQL evaluation), ascending."""
         where, params = ("", []) if tree is None else to_sql(tree)

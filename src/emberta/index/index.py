@@ -76,7 +76,13 @@ class Index:
         self._generation = -1
         self._checked_at = -1.0
         self._ann: Ann | None = None
+        self._slots = 0
+        self._ann_behind = False
         self._columns_generation = -1
+        self.ids: list = []  # slot -> document id (None at dead slots), loaded with the filter columns
+        self.all_live = True
+        self._hub_cache: dict[int, float] = {}
+        self._hub_generation = -1
 
     # ---- creating and opening ------------------------------------------------------------------------
     @classmethod
@@ -256,7 +262,7 @@ class Index:
 
     def hub_cache(self) -> dict[int, float]:
         """slot -> mean cosine to its nearest documents (hubness re-scoring), emptied by every write."""
-        if getattr(self, "_hub_generation", None) != self._generation:
+        if self._hub_generation != self._generation:
             self._hub_cache, self._hub_generation = {}, self._generation
         return self._hub_cache
 

@@ -14,7 +14,7 @@ import numpy as np
 from emberta.errors import EmbertaError, InputError, OptionError
 from emberta.index.ann import Ann, AnnSpec
 from emberta.index.documents import DocumentStore
-from emberta.index.index import ANN, CONFIG, DOCS, FORMAT_VERSION, Index, _acquire_lock
+from emberta.index.index import ANN, CONFIG, DOCS, FORMAT_VERSION, Index, _acquire_lock, _read_config
 from emberta.index.vector_file import VectorFile
 from emberta.io.atomic import staged_dir, write_text_atomic
 from emberta.io.readers import TextReader
@@ -106,8 +106,6 @@ def check_index(path: str | Path) -> list[str]:
             problems.append(f"{DOCS} is damaged ({result}); rebuild the index")
         stored = json.loads(store.get_state("config") or "null")
         try:
-            from emberta.index.index import _read_config
-
             config = _read_config(path)
             if stored and stored["fingerprint"] != config["fingerprint"]:
                 problems.append(f"{CONFIG} and {DOCS} name different encoders")
@@ -152,8 +150,6 @@ def repair_index(path: str | Path, *, encoder=None) -> list[str]:
             raise InputError(f"{DOCS} holds no index settings; rebuild the index", path=path)
         config = json.loads(stored)
         try:
-            from emberta.index.index import _read_config
-
             on_disk = _read_config(path)
             config["counts"] = on_disk.get("counts", config["counts"])
         except InputError:

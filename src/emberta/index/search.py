@@ -16,6 +16,7 @@ import numpy as np
 from emberta.errors import OptionError
 from emberta.index.filters import evaluate, parse_filter
 from emberta.index.fusion import reciprocal_rank_fusion
+from emberta.index.index import Hit
 
 MODES = ("dense", "bm25", "hybrid")
 EXACT_BELOW = 2048
@@ -91,8 +92,6 @@ def search(
             lexical = index.store.bm25(text, max(k, HYBRID_CANDIDATES), tree)
             fused = reciprocal_rank_fusion([[s for s, _ in dense], [s for s, _ in lexical]], weights)
             scored = fused[:k]
-    from emberta.index.index import Hit
-
     if not include:
         index.live_and_columns(refresh=False)
         ids = index.ids
