@@ -115,6 +115,6 @@ def test_bad_options(tiny_models, data, tmp_path):
         train_embed(TrainConfig(model=model, data=[str(data["pairs"])], out=str(tmp_path)))
     result = runner.invoke(app, ["train", "embed", "--data", str(data["pairs"]), "--out", str(tmp_path / "o"),
                                  "--matryoshka", "64,x"])  # fmt: skip
-    assert result.exit_code == 2 and "whole numbers" in result.output
+    assert result.exit_code == 2 and "numbers separated by commas" in result.output
     result = runner.invoke(app, ["train", "embed", "--config", str(tmp_path / "missing.json")])
     assert result.exit_code == 2 and "not a readable JSON config" in result.output

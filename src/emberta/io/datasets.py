@@ -165,14 +165,7 @@ def read_beir(folder: Path, split: str = "test") -> RetrievalData:
     if not qrels_path.is_file():
         raise InputError(f"no qrels for split {split!r}; expected a BEIR folder with qrels/{split}.tsv", path=folder)
 
-    corpus = {}
-    for line, obj in _rows(corpus_path):
-        doc_id = _id(obj, corpus_path, line)
-        title = obj.get("title") or ""
-        if not isinstance(title, str):
-            raise InputError("field 'title' must be a string", path=corpus_path, line=line)
-        text = _text(obj, "text", corpus_path, line)
-        corpus[doc_id] = (title + " " + text).strip() if title else text.strip()
+    corpus = read_beir_corpus(corpus_path)
     all_queries = {
         _id(obj, queries_path, line): _text(obj, "text", queries_path, line) for line, obj in _rows(queries_path)
     }
@@ -212,6 +205,21 @@ def read_beir(folder: Path, split: str = "test") -> RetrievalData:
         raise InputError("no query has a relevant document in the corpus", path=qrels_path)
     queries = {q: all_queries[q] for q in all_queries if q in qrels}
     return RetrievalData(corpus, queries, qrels)
+
+
+def read_beir_corpus(path: Path) -> dict[str, str]:
+    """{doc id: "title text"} of a BEIR corpus file, or of the corpus.jsonl(.gz) in a BEIR folder."""
+    path = Path(path)
+    corpus_path = _first_existing(path, ["corpus.jsonl", "corpus.jsonl.gz"]) if path.is_dir() else path
+    corpus = {}
+    for line, obj in _rows(corpus_path):
+        doc_id = _id(obj, corpus_path, line)
+        title = obj.get("title") or ""
+        if not isinstance(title, str):
+            raise InputError("field 'title' must be a string", path=corpus_path, line=line)
+        text = _text(obj, "text", corpus_path, line)
+        corpus[doc_id] = (title + " " + text).strip() if title else text.strip()
+    return corpus
 
 
 def _id(obj: dict, path: Path, line: int) -> str:

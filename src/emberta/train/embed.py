@@ -1,147 +1,211 @@
 """`emberta train embed`: fine-tune a sentence encoder on the sentence-transformers trainer.
 
-Losses: "mnrl" (MultipleNegativesRankingLoss: in-batch negatives, plus the triplet's negative as a hard
-negative; batches without duplicate texts so no in-batch false negatives), "cosent" (CoSENTLoss on scored
-pairs), "triplet" (TripletLoss). `matryoshka_dims` wraps the loss in MatryoshkaLoss so that the first 64, 128,
-... dimensions work on their own. The output folder is a standard sentence-transformers model, with the full
-config (`emberta-train.json`, which `--config` reproduces) and the trainer's log (`metrics.jsonl`).
+The recipe around the trainer: training data read and checked (train/data.py), hard negatives mined before
+training (train/mining.py), the loss chosen and wrapped (train/losses.py), emberta tasks scored during training
+with the best checkpoint kept (train/monitor.py), checkpoints to resume from, and the output folder — a standard
+sentence-transformers model plus `emberta-train.json` (config + summary), `metrics.jsonl` and
+`training-curve.png` — written whole or not at all.
 """
 
 from __future__ import annotations
 
 import json
-import tempfile
-from dataclasses import asdict, dataclass, field, fields
+import math
+import shutil
+import sys
 from pathlib import Path
 
 from emberta.errors import InputError, OptionError
-from emberta.io.atomic import staged_dir
-from emberta.train.data import read_training_file
-
-LOSSES = {"mnrl": ("pairs", "triplets"), "cosent": ("scored",), "triplet": ("triplets",)}
-CONFIG_FILE = "emberta-train.json"
-
-
-@dataclass
-class TrainConfig:
-    """Everything a training run depends on; written to the output folder and readable back."""
-
-    model: str = "default"
-    data: list[str] = field(default_factory=list)
-    loss: str = "mnrl"
-    out: str = ""
-    matryoshka_dims: list[int] = field(default_factory=list)
-    epochs: float = 1.0
-    batch_size: int = 16
-    lr: float = 2e-5
-    warmup: float = 0.1  # fraction of the steps
-    max_steps: int = -1
-    seed: int = 0
-    logging_steps: int = 10
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> TrainConfig:
-        path = Path(path)
-        try:
-            values = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(f"not a readable JSON config ({exc})", path=path) from None
-        values = values.get("config", values) if isinstance(values, dict) else values
-        known = {f.name for f in fields(cls)}
-        if not isinstance(values, dict) or set(values) - known:
-            extra = sorted(set(values) - known) if isinstance(values, dict) else []
-            raise InputError(f"unknown config fields {extra}; known: {', '.join(sorted(known))}", path=path)
-        return cls(**values)
-
-    def check(self) -> None:
-        if self.loss not in LOSSES:
-            raise OptionError(f"unknown --loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
-        if not self.data:
-            raise OptionError("no training data: give --data FILE (JSONL pairs, triplets or scored pairs)")
-        if not self.out:
-            raise OptionError("no output folder: give --out DIR")
-        if Path(self.out).exists():
-            raise OptionError(f"--out {self.out} already exists; choose a new folder")
-        if any(d < 1 for d in self.matryoshka_dims):
-            raise OptionError(f"--matryoshka dimensions must be positive, got {self.matryoshka_dims}")
-        for name in ("batch_size", "logging_steps"):
-            if getattr(self, name) < 1:
-                raise OptionError(f"{name} must be at least 1")
-        if self.epochs <= 0 or self.lr <= 0 or not 0 <= self.warmup < 1:
-            raise OptionError("epochs and lr must be positive and warmup a fraction in [0, 1)")
+from emberta.io.atomic import staged_dir, write_text_atomic
+from emberta.train.config import CONFIG_FILE, TrainConfig
+from emberta.train.data import read_corpus, read_training_data
+from emberta.train.losses import IN_BATCH_LOSSES, LOSSES, build_loss, starbucks_pairs
+from emberta.train.mining import MiningOptions, mine_negatives
 
 
-def train_embed(config: TrainConfig, *, show_progress: bool = False) -> dict:
-    """Train, then write the model to config.out (complete or not at all). Returns {"out", "steps",
-    "first_loss", "last_loss", "examples"}."""
+def train_embed(config: TrainConfig, *, show_progress: bool = False, resume: bool = False,
+                callbacks: tuple = ()) -> dict:  # fmt: skip
+    """Train, then write the model to config.out (complete or not at all).
+
+    resume: continue from the last checkpoint in config.checkpoints (a run that stopped). callbacks: extra
+    transformers TrainerCallbacks. Returns the summary written to emberta-train.json: out, steps, examples,
+    first_loss, last_loss, and with evaluation eval_before, eval_best, eval_best_step."""
     config.check()
-    columns, kind = _load_data(config)
-    from datasets import Dataset
-    from sentence_transformers import (
-        SentenceTransformerTrainer,
-        SentenceTransformerTrainingArguments,
-        losses,
-    )
-    from sentence_transformers.sentence_transformer.training_args import BatchSamplers
+    checkpoints = config.checkpoints
+    _check_checkpoints(checkpoints, resume)
+    kind, columns = _load_data(config)
 
     from emberta.encoders import load_encoder
 
-    encoder = load_encoder(config.model, backend="torch")
+    options = {"max_length": config.max_length} if config.max_length else {}
+    encoder = load_encoder(config.model, backend="torch", **options)
     model = encoder.sentence_transformer
+    if config.student_layers:
+        from emberta.train.student import keep_layers
+
+        keep_layers(model, config.student_layers)
     if any(d > encoder.model_dim for d in config.matryoshka_dims):
         raise OptionError(f"--matryoshka dimensions must be at most the model's {encoder.model_dim}")
-    if kind == "scored":
-        dataset = Dataset.from_dict({"sentence1": columns["sentence1"], "sentence2": columns["sentence2"],
-                                     "score": columns["score"]})  # fmt: skip
-    else:
-        dataset = Dataset.from_dict(columns)
-    loss = {"mnrl": losses.MultipleNegativesRankingLoss, "cosent": losses.CoSENTLoss,
-            "triplet": losses.TripletLoss}[config.loss](model)  # fmt: skip
-    if config.matryoshka_dims:
-        loss = losses.MatryoshkaLoss(model, loss, matryoshka_dims=sorted(config.matryoshka_dims, reverse=True))
-    out = Path(config.out)
-    if not out.parent.is_dir():
-        raise OptionError(f"--out {out}: folder {out.parent} does not exist; create it first")
-    with tempfile.TemporaryDirectory(prefix="emberta-train-") as scratch, staged_dir(out, "training") as staging:
-        args = SentenceTransformerTrainingArguments(
-            output_dir=scratch, num_train_epochs=config.epochs, max_steps=config.max_steps,
-            per_device_train_batch_size=config.batch_size, learning_rate=config.lr, warmup_steps=config.warmup,
-            seed=config.seed, data_seed=config.seed, logging_steps=config.logging_steps, save_strategy="no",
-            report_to=[], use_cpu=True, disable_tqdm=not show_progress,
-            batch_sampler=BatchSamplers.NO_DUPLICATES if config.loss == "mnrl" else BatchSamplers.BATCH_SAMPLER,
-        )  # fmt: skip
-        trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss)
-        if not show_progress:  # without a progress bar transformers prints each log line; the log is in the file
-            from transformers.trainer_callback import PrinterCallback
+    if config.layers == "starbucks" and not config.starbucks_pairs:
+        config.starbucks_pairs = starbucks_pairs(model[0].auto_model.config.num_hidden_layers, encoder.model_dim)
+    guide = None
+    if config.loss in ("gist", "mse-distill"):
+        guide = load_encoder(config.teacher or config.model, backend="torch", **options).sentence_transformer
+    if config.hard_negatives:
+        columns = _mine(config, kind, columns, model, show_progress)
+    dataset = _dataset(config, kind, columns, model, guide)
+    loss = build_loss(config, model, guide)
+    evaluator = None
+    if config.eval_tasks:
+        from emberta.train.monitor import TaskEvaluator
 
-            trainer.remove_callback(PrinterCallback)
-        trainer.train()
-        model.save(str(staging))
-        history = [entry for entry in trainer.state.log_history if "loss" in entry]
-        with open(staging / "metrics.jsonl", "w", encoding="utf-8") as handle:
-            for entry in trainer.state.log_history:
-                handle.write(json.dumps(entry) + "\n")
-        summary = {
-            "out": str(out),
-            "steps": trainer.state.global_step,
-            "examples": len(dataset),
-            "first_loss": history[0]["loss"] if history else None,
-            "last_loss": history[-1]["loss"] if history else None,
-        }
-        (staging / CONFIG_FILE).write_text(json.dumps({"config": asdict(config), "summary": summary}, indent=2))
+        evaluator = TaskEvaluator(encoder, config.eval_tasks, config.data_dir)
+        evaluator.check()
+
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(checkpoints / CONFIG_FILE, json.dumps({"config": config.to_dict()}, indent=2) + "\n")
+    out = Path(config.out)
+    try:
+        with staged_dir(out, "training") as staging:
+            summary = _run(config, model, dataset, loss, evaluator, checkpoints, staging, show_progress, resume,
+                           callbacks)  # fmt: skip
+    except BaseException:
+        if any(checkpoints.glob("checkpoint-*")):
+            print(f"training stopped; checkpoints are kept in {checkpoints}: resume with "
+                  f"`emberta train embed --resume {checkpoints}`", file=sys.stderr)  # fmt: skip
+        raise
+    if not config.keep_checkpoints:
+        shutil.rmtree(checkpoints, ignore_errors=True)
     return summary
 
 
-def _load_data(config: TrainConfig) -> tuple[dict[str, list], str]:
+def _run(config, model, dataset, loss, evaluator, checkpoints: Path, staging: Path, show_progress: bool,
+         resume: bool, callbacks) -> dict:  # fmt: skip
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers.sentence_transformer.training_args import BatchSamplers
+
+    total_steps = config.max_steps if config.max_steps > 0 else math.ceil(
+        math.ceil(len(dataset) / config.batch_size) * config.epochs)  # fmt: skip
+    evaluation = {"save_steps": config.save_steps}
+    if evaluator is not None:
+        every = config.eval_steps or max(1, total_steps // 5)
+        evaluation = dict(eval_strategy="steps", eval_steps=every, save_steps=every, load_best_model_at_end=True,
+                          metric_for_best_model="eval_mean", greater_is_better=True)  # fmt: skip
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(checkpoints), num_train_epochs=config.epochs, max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size, learning_rate=config.lr, warmup_steps=config.warmup,
+        seed=config.seed, data_seed=config.seed, logging_steps=config.logging_steps, save_strategy="steps",
+        save_total_limit=2, report_to=[], use_cpu=True, disable_tqdm=not show_progress,
+        batch_sampler=BatchSamplers.NO_DUPLICATES if config.loss in IN_BATCH_LOSSES else BatchSamplers.BATCH_SAMPLER,
+        **evaluation,
+    )  # fmt: skip
+    model.model_card_data.set_widget_examples = lambda dataset: None  # Hub widget samples; prints a bar
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss,
+                                         evaluator=evaluator, callbacks=list(callbacks))  # fmt: skip
+    if not show_progress:  # without a progress bar transformers prints each log line; the log is in the file
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
+    before = _score_before(evaluator, model, checkpoints, resume)
+    trainer.train(resume_from_checkpoint=True if resume else None)
+    model.save(str(staging))
+    history = trainer.state.log_history
+    if before is not None:
+        history = [{"step": 0, **{f"eval_{k}": v for k, v in before.items()}}, *history]
+    losses = [entry for entry in history if "loss" in entry]
+    write_text_atomic(staging / "metrics.jsonl", "".join(json.dumps(entry) + "\n" for entry in history))
+    from emberta.train.monitor import write_curve
+
+    write_curve(history, staging / "training-curve.png", f"{config.loss} on {Path(config.data[0]).name}")
+    summary = {
+        "out": config.out,
+        "steps": trainer.state.global_step,
+        "examples": len(dataset),
+        "first_loss": losses[0]["loss"] if losses else None,
+        "last_loss": losses[-1]["loss"] if losses else None,
+    }
+    if evaluator is not None:
+        scored = [e for e in history if "eval_mean" in e and e.get("step", 0) > 0]
+        best = max(scored, key=lambda e: e["eval_mean"]) if scored else None
+        summary.update(eval_before=before, eval_best=best and best["eval_mean"], eval_best_step=best and best["step"])
+    (staging / CONFIG_FILE).write_text(json.dumps({"config": config.to_dict(), "summary": summary}, indent=2))
+    return summary
+
+
+def _score_before(evaluator, model, checkpoints: Path, resume: bool) -> dict | None:
+    """The evaluation scores of the model before training (kept beside the checkpoints for a resumed run)."""
+    if evaluator is None:
+        return None
+    saved = checkpoints / "eval-before.json"
+    if resume and saved.is_file():
+        return json.loads(saved.read_text())
+    before = evaluator(model)
+    write_text_atomic(saved, json.dumps(before))
+    return before
+
+
+def _check_checkpoints(checkpoints: Path, resume: bool) -> None:
+    found = any(checkpoints.glob("checkpoint-*"))
+    if resume and not found:
+        raise OptionError(f"nothing to resume: no checkpoint-* folder in {checkpoints}")
+    if not resume and found:
+        raise OptionError(f"{checkpoints} holds checkpoints of an earlier run; continue it with "
+                          f"`emberta train embed --resume {checkpoints}` or remove the folder")  # fmt: skip
+
+
+def _load_data(config: TrainConfig) -> tuple[str, dict[str, list]]:
     kind, columns = None, {}
     for path in config.data:
-        file_kind, file_columns = read_training_file(path)
+        file_kind, file_columns = read_training_data(path, config.beir_split)
         if file_kind not in LOSSES[config.loss]:
-            raise InputError(f"a {file_kind} file, but --loss {config.loss} trains on "
+            raise InputError(f"{file_kind} data, but --loss {config.loss} trains on "
                              f"{' or '.join(LOSSES[config.loss])}", path=path)  # fmt: skip
         if kind is not None and file_kind != kind:
-            raise InputError(f"a {file_kind} file after a {kind} file; give files of one format", path=path)
+            raise InputError(f"{file_kind} data after {kind} data; give sources of one format", path=path)
         kind = file_kind
         for name, values in file_columns.items():
             columns.setdefault(name, []).extend(values)
-    return columns, kind
+    return kind, columns
+
+
+def _mine(config: TrainConfig, kind: str, columns: dict, model, show_progress: bool) -> dict:
+    """Pairs + mined negatives -> columns anchor, positive, negative_1..negative_N (the model before training
+    ranks the corpus)."""
+    if kind != "pairs":
+        raise InputError(f"--hard-negatives mines negatives for pairs; {config.data[0]} holds {kind}")
+    source = config.negatives_from
+    if not source:
+        folders = [p for p in config.data if Path(p).is_dir()]
+        if not folders:
+            raise OptionError("--hard-negatives needs --negatives-from CORPUS (a JSONL/txt file or a BEIR folder)")
+        source = folders[0]
+    options = MiningOptions(num_negatives=config.hard_negatives, range_min=config.range_min, range_max=config.range_max,
+                            margin=config.margin, relative_margin=config.relative_margin)  # fmt: skip
+    mined, stats = mine_negatives(model, columns["anchor"], columns["positive"], read_corpus(source), options,
+                                  show_progress=show_progress)  # fmt: skip
+    if not mined["anchor"]:
+        raise OptionError(f"no pair got {config.hard_negatives} hard negatives from {source}; lower "
+                          "--hard-negatives or --range-min, or relax the margins")  # fmt: skip
+    if show_progress:
+        print(f"mined negatives for {stats['rows']} of {stats['pairs']} pairs from {stats['corpus']} texts",
+              file=sys.stderr)  # fmt: skip
+    return mined
+
+
+def _dataset(config: TrainConfig, kind: str, columns: dict, model, teacher):
+    """The datasets.Dataset the trainer reads: its column order is what the loss sees."""
+    from datasets import Dataset
+
+    if config.loss == "simcse":
+        return Dataset.from_dict({"anchor": columns["text"], "positive": columns["text"]})
+    if config.loss == "mse-distill":
+        texts = list(dict.fromkeys(t for values in columns.values() for t in values if isinstance(t, str)))
+        if teacher.get_embedding_dimension() != model.get_embedding_dimension():
+            raise OptionError(f"the teacher's vectors have {teacher.get_embedding_dimension()} dimensions, "
+                              f"the student's {model.get_embedding_dimension()}; distill between models "
+                              "of one width")  # fmt: skip
+        targets = teacher.encode(texts, batch_size=64, convert_to_numpy=True, show_progress_bar=False)
+        return Dataset.from_dict({"text": texts, "label": targets.tolist()})
+    if kind == "scored":
+        return Dataset.from_dict({name: columns[name] for name in ("sentence1", "sentence2", "score")})
+    return Dataset.from_dict(columns)

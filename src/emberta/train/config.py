@@ -1,0 +1,149 @@
+"""TrainConfig: everything a `train embed` run depends on. Written into the output folder (and the checkpoint
+folder) as `emberta-train.json`; `--config FILE` (JSON or YAML) reads one back and reproduces the run."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from emberta.errors import InputError, OptionError
+from emberta.train.losses import HARDNESS_MODES, LAYER_MODES, LOSSES
+
+CONFIG_FILE = "emberta-train.json"
+
+
+@dataclass
+class TrainConfig:
+    """Model and data, loss and its options, schedule, evaluation and checkpoints of one training run."""
+
+    model: str = "default"
+    data: list[str] = field(default_factory=list)  # JSONL / .txt files or BEIR folders
+    loss: str = "mnrl"
+    out: str = ""
+    # loss options
+    matryoshka_dims: list[int] = field(default_factory=list)
+    layers: str = ""  # "", "2d" (2D Matryoshka) or "starbucks"
+    starbucks_pairs: list[list[int]] = field(default_factory=list)  # [[layers, dims], ...]; empty: the default ladder
+    teacher: str = ""  # mse-distill teacher, gist guide (default: a frozen copy of the starting model)
+    student_layers: int = 0  # keep this many of the model's layers before training (0: all)
+    scale: float = 20.0  # 1 / temperature of the in-batch losses
+    hardness_strength: float = 0.0  # hardness-weighted InfoNCE (0: off)
+    hardness_mode: str = "in_batch_negatives"
+    mini_batch_size: int = 32  # cached-mnrl
+    # data
+    beir_split: str = "train"
+    hard_negatives: int = 0
+    negatives_from: str = ""  # corpus to mine from (default: the BEIR folder's corpus)
+    range_min: int = 0
+    range_max: int | None = None
+    margin: float | None = None
+    relative_margin: float | None = None
+    max_length: int | None = None
+    # schedule
+    epochs: float = 1.0
+    batch_size: int = 16
+    lr: float = 2e-5
+    warmup: float = 0.1  # fraction of the steps
+    max_steps: int = -1
+    seed: int = 0
+    logging_steps: int = 10
+    # evaluation and checkpoints
+    eval_tasks: list[str] = field(default_factory=list)
+    eval_steps: int = 0  # 0: five evaluations over the run
+    data_dir: str | None = None
+    save_steps: int = 500  # without evaluation; with it, a checkpoint at each evaluation
+    checkpoint_dir: str = ""  # default: <out>.checkpoints
+    keep_checkpoints: bool = False
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TrainConfig:
+        """Read a config written by an earlier run (its "config" part) or by hand, in JSON or YAML."""
+        import yaml
+
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+            is_yaml = path.suffix.lower() in (".yaml", ".yml")
+            values = yaml.safe_load(text) if is_yaml else json.loads(text)
+        except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+            raise InputError(f"not a readable JSON or YAML config ({exc})", path=path) from None
+        values = values.get("config", values) if isinstance(values, dict) else values
+        known = {f.name for f in fields(cls)}
+        if not isinstance(values, dict):
+            raise InputError("expected a mapping of config fields", path=path)
+        if set(values) - known:
+            raise InputError(f"unknown config fields {sorted(set(values) - known)}; known: {', '.join(sorted(known))}",
+                             path=path)  # fmt: skip
+        for item in fields(cls):
+            if item.name in values and not _fits(values[item.name], item.type):
+                given = values[item.name]
+                raise InputError(f"config field {item.name!r} is {given!r}; expected {item.type}", path=path)
+        return cls(**values)
+
+    @property
+    def checkpoints(self) -> Path:
+        return Path(self.checkpoint_dir or f"{self.out}.checkpoints")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def check(self) -> None:
+        """OptionError naming the first option that cannot work (before any model is loaded)."""
+        if self.loss not in LOSSES:
+            raise OptionError(f"unknown --loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
+        if not self.data:
+            raise OptionError("no training data: give --data FILE (JSONL pairs, triplets, scored pairs, texts) or a "
+                              "BEIR folder")  # fmt: skip
+        if not self.out:
+            raise OptionError("no output folder: give --out DIR")
+        if Path(self.out).exists():
+            raise OptionError(f"--out {self.out} already exists; choose a new folder")
+        if not Path(self.out).parent.is_dir():
+            raise OptionError(f"--out {self.out}: folder {Path(self.out).parent} does not exist; create it first")
+        if any(d < 1 for d in self.matryoshka_dims):
+            raise OptionError(f"--matryoshka dimensions must be positive, got {self.matryoshka_dims}")
+        if self.layers not in LAYER_MODES:
+            raise OptionError(f"unknown --layers {self.layers!r}; choose 2d or starbucks")
+        if self.layers == "2d" and not self.matryoshka_dims:
+            raise OptionError("--layers 2d needs --matryoshka DIMS (the dimensions to train at every depth)")
+        if self.layers == "starbucks" and self.matryoshka_dims:
+            raise OptionError("--starbucks trains fixed (layers, dims) pairs; give --starbucks-pairs, not --matryoshka")
+        if any(len(p) != 2 or min(p) < 1 for p in self.starbucks_pairs):
+            raise OptionError("--starbucks-pairs: give LAYERS:DIMS pairs of positive numbers, e.g. 2:64,4:128,6:384")
+        if self.loss == "mse-distill" and not self.teacher:
+            raise OptionError("--loss mse-distill needs --teacher MODEL (the model whose embeddings are the targets)")
+        if self.loss == "mse-distill" and (self.matryoshka_dims or self.layers):
+            raise OptionError("--loss mse-distill matches the teacher's full vectors; drop --matryoshka / --layers")
+        if self.loss == "cached-mnrl" and self.layers:
+            raise OptionError("--loss cached-mnrl cannot be combined with --layers (its gradient cache runs one "
+                              "depth); use mnrl")  # fmt: skip
+        if self.hardness_strength < 0 or self.hardness_mode not in HARDNESS_MODES:
+            modes = ", ".join(HARDNESS_MODES)
+            raise OptionError(f"--hardness-strength must be >= 0 and --hardness-mode one of {modes}")
+        if self.hardness_strength and self.loss not in ("mnrl", "cached-mnrl"):
+            raise OptionError("--hardness-strength weights the negatives of mnrl / cached-mnrl only")
+        if self.hard_negatives < 0:
+            raise OptionError("--hard-negatives must be >= 0")
+        if self.hard_negatives and self.loss not in ("mnrl", "cached-mnrl", "gist", "triplet"):
+            raise OptionError(f"--hard-negatives feeds contrastive losses (mnrl, cached-mnrl, gist, triplet), not "
+                              f"{self.loss}")  # fmt: skip
+        if self.student_layers < 0:
+            raise OptionError("--student-layers must be >= 0")
+        for name in ("batch_size", "logging_steps", "mini_batch_size", "save_steps"):
+            if getattr(self, name) < 1:
+                raise OptionError(f"{name} must be at least 1")
+        if self.epochs <= 0 or self.lr <= 0 or self.scale <= 0 or not 0 <= self.warmup < 1:
+            raise OptionError("epochs, lr and scale must be positive and warmup a fraction in [0, 1)")
+
+
+def _fits(value, annotation: str) -> bool:
+    """Whether a config value matches its field's annotation (written as a string: "int", "float | None", ...)."""
+    kinds = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "None": (type(None),)}
+    for option in annotation.split(" | "):
+        if option.startswith("list["):
+            if isinstance(value, list):
+                return True
+        elif isinstance(value, kinds[option]) and not (option in ("int", "float") and isinstance(value, bool)):
+            return True
+    return False
