@@ -235,9 +235,13 @@ def sts_dir(tmp_path):
 
 def test_evaluation_during_training_keeps_the_best_checkpoint(tiny_models, data, sts_dir, tmp_path):
     out = tmp_path / "model"
-    settings = config(tiny_models, out, data["pairs"], "mnrl", max_steps=8, eval_tasks=["STSBenchmark"],
-                      eval_steps=2, data_dir=str(sts_dir))  # fmt: skip
-    summary = train_embed(settings)
+    result = runner.invoke(app, ["train", "embed", "--model", str(tiny_models["roberta-st"]), "--data",
+                                 str(data["pairs"]), "--max-steps", "8", "--batch-size", "12", "--lr", "1e-3",
+                                 "--eval", "STSBenchmark", "--eval-steps", "2", "--data-dir", str(sts_dir), "--out",
+                                 str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "emberta-train.json").read_text())["summary"]
+    assert f"best {summary['eval_best']:.2f} at step {summary['eval_best_step']} (kept)" in result.output
     history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     scores = {e["step"]: e["eval_mean"] for e in history if "eval_mean" in e}
     assert sorted(scores) == [0, 2, 4, 6, 8]

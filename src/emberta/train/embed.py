@@ -9,6 +9,7 @@ sentence-transformers model plus `emberta-train.json` (config + summary), `metri
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import shutil
@@ -34,6 +35,10 @@ def train_embed(config: TrainConfig, *, show_progress: bool = False, resume: boo
     checkpoints = config.checkpoints
     _check_checkpoints(checkpoints, resume)
     kind, columns = _load_data(config)
+    if config.eval_tasks:
+        from emberta.evaluate import prepare_tasks
+
+        prepare_tasks(config.eval_tasks, config.data_dir)  # a wrong name or data folder fails before any work
 
     from emberta.encoders import load_encoder
 
@@ -60,7 +65,6 @@ def train_embed(config: TrainConfig, *, show_progress: bool = False, resume: boo
         from emberta.train.monitor import TaskEvaluator
 
         evaluator = TaskEvaluator(encoder, config.eval_tasks, config.data_dir)
-        evaluator.check()
 
     checkpoints.mkdir(parents=True, exist_ok=True)
     write_text_atomic(checkpoints / CONFIG_FILE, json.dumps({"config": config.to_dict()}, indent=2) + "\n")
@@ -73,10 +77,23 @@ def train_embed(config: TrainConfig, *, show_progress: bool = False, resume: boo
         if any(checkpoints.glob("checkpoint-*")):
             print(f"training stopped; checkpoints are kept in {checkpoints}: resume with "
                   f"`emberta train embed --resume {checkpoints}`", file=sys.stderr)  # fmt: skip
+        else:  # nothing to resume from: leave no trace
+            _remove_checkpoints(checkpoints)
         raise
     if not config.keep_checkpoints:
-        shutil.rmtree(checkpoints, ignore_errors=True)
+        _remove_checkpoints(checkpoints)
     return summary
+
+
+def _remove_checkpoints(checkpoints: Path) -> None:
+    """Remove what a run wrote into its checkpoints folder, and the folder when nothing else is left in it."""
+    for path in [*checkpoints.glob("checkpoint-*"), checkpoints / CONFIG_FILE, checkpoints / "eval-before.json"]:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        checkpoints.rmdir()
 
 
 def _run(config, model, dataset, loss, evaluator, checkpoints: Path, staging: Path, show_progress: bool,

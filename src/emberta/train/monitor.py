@@ -29,12 +29,6 @@ class TaskEvaluator(BaseEvaluator):
         scores["mean"] = round(float(np.mean(list(scores.values()))), 4)
         return scores
 
-    def check(self) -> None:
-        """Fail before training when a task name or its data folder is wrong."""
-        from emberta.evaluate import prepare_tasks
-
-        prepare_tasks(self.tasks, self.data_dir)
-
 
 def write_curve(log_history: list[dict], path: Path, title: str) -> None:
     """A PNG of the training loss per step and, when the run was evaluated, the evaluation score per step."""
