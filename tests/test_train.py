@@ -117,4 +117,4 @@ def test_bad_options(tiny_models, data, tmp_path):
                                  "--matryoshka", "64,x"])  # fmt: skip
     assert result.exit_code == 2 and "numbers separated by commas" in result.output
     result = runner.invoke(app, ["train", "embed", "--config", str(tmp_path / "missing.json")])
-    assert result.exit_code == 2 and "not a readable JSON config" in result.output
+    assert result.exit_code == 2 and "missing.json: no such config file" in result.output

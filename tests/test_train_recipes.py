@@ -287,7 +287,7 @@ def test_a_stopped_run_resumes_from_its_checkpoint_and_ends_where_an_unbroken_ru
     b = emberta.load_encoder(broken).encode(WORDS, show_progress=False)
     np.testing.assert_allclose(a, b, atol=1e-4)
     result = runner.invoke(app, ["train", "embed", "--resume", str(checkpoints)])
-    assert result.exit_code == 2 and str(checkpoints) in result.output
+    assert result.exit_code == 2 and f"{checkpoints / 'emberta-train.json'}: no such config file" in result.output
 
 
 def test_yaml_config_and_bad_options(tiny_models, data, tmp_path):

@@ -62,6 +62,8 @@ class TrainConfig:
         import yaml
 
         path = Path(path)
+        if not path.is_file():
+            raise InputError("no such config file; give an emberta-train.json or a YAML file", path=path)
         try:
             text = path.read_text(encoding="utf-8")
             is_yaml = path.suffix.lower() in (".yaml", ".yml")
