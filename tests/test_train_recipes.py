@@ -19,15 +19,9 @@ from emberta.cli.main import app
 from emberta.errors import InputError, OptionError
 from emberta.train import MiningOptions, TrainConfig, mine_negatives, train_embed
 from emberta.train.losses import StarbucksLoss, starbucks_pairs
+from test_train import WORDS, write  # the same toy words and JSONL writer
 
 runner = CliRunner()
-WORDS = ["fox", "dog", "guitar", "weather", "book", "search", "cats", "numbers", "street", "breeze", "history",
-         "physics"]  # fmt: skip
-
-
-def write(path, rows):
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
 
 
 @pytest.fixture
