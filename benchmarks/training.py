@@ -107,7 +107,7 @@ def main() -> None:
             out, seconds, summary = train(work, "distill", data=[str(texts)], loss="mse-distill", teacher="default",
                                           student_layers=3, batch_size=64, lr=1e-4, epochs=3)  # fmt: skip
             speed = {}
-            probe = [line for line in texts.read_text().splitlines()][:2000]
+            probe = texts.read_text().splitlines()[:2000]
             for name, model in (("teacher", "default"), ("student", out)):
                 encoder = emberta.load_encoder(model)
                 encoder.encode(probe[:64], show_progress=False)

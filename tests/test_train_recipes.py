@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from transformers import TrainerCallback
 from typer.testing import CliRunner
 
 import emberta
@@ -247,14 +248,11 @@ def test_evaluation_during_training_keeps_the_best_checkpoint(tiny_models, data,
         train_embed(config(tiny_models, tmp_path / "m2", data["pairs"], "mnrl", eval_tasks=["NoSuchTask"]))
 
 
-class _StopAt:
-    """A TrainerCallback that interrupts training after `step` steps, as a Ctrl-C or a killed job would."""
+class _StopAt(TrainerCallback):
+    """Interrupts training after `step` steps, as a Ctrl-C or a killed job would."""
 
     def __init__(self, step):
-        from transformers import TrainerCallback
-
         self.step = step
-        self.__class__ = type("StopAtCallback", (_StopAt, TrainerCallback), {})
 
     def on_step_end(self, args, state, control, **kwargs):
         if state.global_step == self.step:

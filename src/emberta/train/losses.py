@@ -36,9 +36,9 @@ def build_loss(config, model, guide=None) -> nn.Module:
     guide: the teacher / guide SentenceTransformer for "gist"."""
     from sentence_transformers.sentence_transformer import losses
 
-    hardness = {"hardness_mode": config.hardness_mode, "hardness_strength": config.hardness_strength}
-    if not config.hardness_strength:
-        hardness = {}
+    hardness = {}
+    if config.hardness_strength:
+        hardness = {"hardness_mode": config.hardness_mode, "hardness_strength": config.hardness_strength}
     name = config.loss
     if name in ("mnrl", "simcse"):
         loss = losses.MultipleNegativesRankingLoss(model, scale=config.scale, **hardness)

@@ -23,6 +23,4 @@ def keep_layers(model, count: int) -> list[int]:
     kept = sorted({int(i) for i in np.linspace(0, total - 1, count).round()})
     encoder.layer = nn.ModuleList(layers[i] for i in kept)
     auto_model.config.num_hidden_layers = len(kept)
-    if hasattr(auto_model.config, "layer_types") and auto_model.config.layer_types:
-        auto_model.config.layer_types = [auto_model.config.layer_types[i] for i in kept]
     return kept
