@@ -39,12 +39,12 @@ def main() -> None:
         before, mp, ls = (report[k]["k_skewness"] for k in ("hubness", "hubness_mp", "hubness_ls"))
         print(f"k-skewness reduction: MP {100 * (1 - mp / before):.0f}%, LS {100 * (1 - ls / before):.0f}%")
 
-    texts, _, languages = task_texts("STSBenchmarkMultilingualSTS", args.data_dir)
+    multilingual = task_texts("STSBenchmarkMultilingualSTS", args.data_dir)
     store = EmbeddingStore.default()
-    vectors = store.encode(encoder, texts)
+    vectors = store.encode(encoder, multilingual.texts)
     rng = np.random.default_rng(0)
-    rows = rng.choice(len(texts), size=5000, replace=False)
-    sample, langs = vectors[rows], np.asarray(languages)[rows]
+    rows = rng.choice(len(multilingual.texts), size=5000, replace=False)
+    sample, langs = vectors[rows], np.asarray(multilingual.languages)[rows]
     print("== language separability (STSBenchmarkMultilingualSTS, 5,000 sentences, 10 languages)")
     print(f"raw: {language_separability(sample, langs)}")
     centred = LanguageCenter().fit(sample, langs).transform(sample, langs)

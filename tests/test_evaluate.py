@@ -12,7 +12,7 @@ import pytest
 import emberta
 from emberta.cache import EmbeddingStore
 from emberta.errors import InputError, OptionError
-from emberta.evaluate import evaluate
+from emberta.evaluation import evaluate
 from emberta.io.datasets import DataWarning, read_beir, read_sts
 from emberta.tasks.registry import adhoc_task, get_task, resolve_tasks
 
@@ -189,7 +189,7 @@ def test_reranking_items_without_negatives_are_skipped(tiny_models, files):
 
 
 def test_task_prompt_follows_mteb_order():
-    from emberta.evaluate import task_prompt
+    from emberta.evaluation import task_prompt
 
     spec = get_task("SciFact")
     prompts = {"query": "q: ", "passage": "p: ", "Retrieval-query": "rq: ", "SciFact": "sf: "}

@@ -143,8 +143,8 @@ def test_micro_batching_combines_concurrent_requests_and_refuses_overload(encode
     calls: list[int] = []
 
     class Counting:
-        def _token_lengths(self, texts):
-            return encoder._token_lengths(texts)
+        def token_lengths(self, texts):
+            return encoder.token_lengths(texts)
 
         def encode(self, texts, **kwargs):
             calls.append(len(texts))

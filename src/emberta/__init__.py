@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from emberta.encoders import Encoder, LongTextWarning, load_encoder
 from emberta.errors import EmbertaError, InputError, ModelError, OptionError, OutputError
-from emberta.evaluate import evaluate
+from emberta.evaluation import evaluate
 from emberta.io.readers import read_texts
 from emberta.io.vectors import read_vectors, write_vectors
 from emberta.version import __version__

@@ -3,57 +3,56 @@ embeddings, write report.json and PNG plots."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from emberta.cache import open_store
 from emberta.encoders import Encoder, load_encoder
 from emberta.errors import OptionError
+from emberta.geometry.alignment import alignment
+from emberta.geometry.hubness import hubness, k_occurrence, knn_from_scores
+from emberta.geometry.report import measure_all, plain, sample_indices
+from emberta.geometry.spectrum import spectrum
 from emberta.io import datasets
 from emberta.io.atomic import write_text_atomic
+from emberta.io.datasets import data_root, dataset_folder
 from emberta.io.readers import TextReader
+from emberta.similarity import score_matrix
+from emberta.task_kinds import KINDS, subsets
+from emberta.tasks.registry import get_task
+from emberta.transforms.hubness import HubnessReduction
 
 
-def task_texts(
-    name: str, data_dir, positives: list | None = None
-) -> tuple[list[str], list[str] | None, list[str] | None]:
-    """(texts, labels or None, languages or None) of a registered task: sentences of STS, pair and bitext
-    tasks (languages per subset where the task has them), texts and labels of classification and clustering
-    tests, a retrieval corpus, reranking queries and candidates. `positives`, when a list, receives the
-    (text, text) pairs that mean the same: STS pairs scored >= 4 of 5, positive pairs, translations."""
-    from emberta.evaluate import data_root, task_folder
-    from emberta.tasks.registry import get_task
+@dataclass(frozen=True)
+class TaskTexts:
+    """The texts of a registered task, with a label per text (classification, clustering), a language per text
+    (multilingual tasks) and the (text, text) pairs that mean the same (STS pairs scored >= 4 of 5, positive
+    pairs, translations)."""
 
+    texts: list[str]
+    labels: list[str] | None
+    languages: list[str] | None
+    positives: list[tuple[str, str]]
+
+
+def task_texts(name: str, data_dir) -> TaskTexts:
+    """The texts of the registered task `name`: sentences of STS, pair and bitext tasks, texts of
+    classification and clustering tests, a retrieval corpus, reranking queries and candidates."""
     spec = get_task(name)
-    folder = task_folder(spec, data_root(data_dir))
-    texts, labels, languages = [], [], []
-    for subset, files in spec.subsets.items():
-        paths = [folder / f for f in files]
-        if spec.type in ("STS", "PairClassification", "BitextMining"):
-            reader = {"STS": datasets.read_sts, "PairClassification": datasets.read_pairs,
-                      "BitextMining": datasets.read_bitext}[spec.type]  # fmt: skip
-            data = reader(*paths)
-            found = list(dict.fromkeys(data.sentences1 + data.sentences2))
-            if positives is not None:
-                keep = {"STS": lambda v: v >= 4.0, "PairClassification": lambda v: v == 1}.get(
-                    spec.type, lambda v: True
-                )
-                values = data.values or [1.0] * len(data.sentences1)
-                positives += [
-                    (a, b) for a, b, v in zip(data.sentences1, data.sentences2, values, strict=True) if keep(v)
-                ]
-        elif spec.type in ("Classification", "Clustering"):
-            data = datasets.read_labelled(paths[0], spec.text_field)
-            found, labels = data.texts, labels + data.labels
-        elif spec.type == "Retrieval":
-            found = list(datasets.read_beir(paths[0], spec.split).corpus.values())
-        else:
-            items = datasets.read_reranking(paths[0])
-            found = list(dict.fromkeys(t for item in items for t in [item.query, *item.positives, *item.negatives]))
-        texts += found
-        languages += [subset] * len(found)
-    return texts, (labels or None), (languages if len(spec.subsets) > 1 else None)
+    folder = dataset_folder(data_root(data_dir), spec.folder, spec.name)
+    kind = KINDS[spec.type]
+    texts, labels, languages, positives = [], [], [], []
+    for subset in subsets(spec, folder):
+        found = kind.texts(kind.read(subset))
+        texts += found.texts
+        labels += found.labels or []
+        languages += [subset.name] * len(found.texts)
+        positives += found.positives
+    return TaskTexts(texts, labels or None, languages if len(spec.subsets) > 1 else None, positives)
 
 
 def analyze(
@@ -68,65 +67,51 @@ def analyze(
     k: int = 10,
     cache: bool = True,
 ) -> dict:
-    """Measure the embeddings of a text file or a registered task's texts. With `out`: report.json and PNG
-    plots (spectrum, per-dimension mean and spread with rogue dimensions, k-occurrence histogram, 2-D PCA
-    coloured by label). Returns the report."""
-    from emberta.evaluate import store_for
-    from emberta.geometry.hubness import k_occurrence, knn_from_scores
-    from emberta.geometry.report import measure_all
-    from emberta.geometry.spectrum import spectrum
-    from emberta.report import plots
-    from emberta.similarity import score_matrix
-
+    """Measure the embeddings of a text file or a registered task's texts: every measure of
+    geometry.report.measure_all, hubness after mutual proximity and local scaling, and for a task with
+    same-meaning pairs their alignment. With `out`: report.json and PNG plots (spectrum, per-dimension mean and
+    spread with rogue dimensions, k-occurrence histogram, 2-D PCA coloured by label). Returns the report."""
     if (texts_file is None) == (dataset is None):
         raise OptionError("give either --texts FILE or --dataset TASK")
-    languages = None
     if texts_file is not None:
-        reader = TextReader(texts_file, field=field)
-        records = list(reader)
-        texts = [r.text for r in records]
-        labels = _labels(texts_file, labels_field, len(texts)) if labels_field else None
-    pairs: list[tuple[str, str]] = []
-    if texts_file is None:
-        texts, labels, languages = task_texts(dataset, data_dir, positives=pairs)
+        source = TaskTexts([r.text for r in TextReader(texts_file, field=field)], None, None, [])
+        if labels_field:
+            source = dataclasses.replace(source, labels=_labels(texts_file, labels_field, len(source.texts)))
+    else:
+        source = task_texts(dataset, data_dir)
     encoder = encoder_or_spec if isinstance(encoder_or_spec, Encoder) else load_encoder(encoder_or_spec)
-    store = store_for(cache)
-    try:
-        vectors = store.encode(encoder, texts)
-    finally:
-        store.close()
+    with open_store(cache) as store:
+        vectors = store.encode(encoder, source.texts)
     report = {"model": encoder.name, "fingerprint": encoder.fingerprint, "source": str(texts_file or dataset)}
-    report.update(measure_all(vectors, languages=languages, k=k))
-    if pairs:  # alignment (Wang & Isola): mean squared distance of normalised positive pairs
-        from emberta.geometry.alignment import alignment_uniformity
-
-        index = {t: i for i, t in enumerate(texts)}
-        left = vectors[[index[a] for a, _ in pairs]]
-        right = vectors[[index[b] for _, b in pairs]]
-        report["alignment_uniformity"]["alignment"] = alignment_uniformity(left, right, max_rows=2).alignment
-        report["alignment_uniformity"]["positive_pairs"] = len(pairs)
+    report.update(measure_all(vectors, languages=source.languages, k=k))
+    sample = vectors[sample_indices(len(vectors))]
+    for method in ("mp", "ls"):  # hubness after mutual proximity and local scaling (Feldbauer et al. 2018)
+        reducer = HubnessReduction(method=method, k=k).fit(sample)
+        report[f"hubness_{method}"] = plain(hubness(scores=reducer.scores(sample, sample), k=k))
+    if source.positives:  # alignment (Wang & Isola): mean squared distance of normalised positive pairs
+        row = {t: i for i, t in enumerate(source.texts)}
+        left = vectors[[row[a] for a, _ in source.positives]]
+        right = vectors[[row[b] for _, b in source.positives]]
+        report["alignment_uniformity"]["alignment"] = alignment(left, right)
+        report["alignment_uniformity"]["positive_pairs"] = len(source.positives)
     if out is not None:
-        folder = Path(out)
-        folder.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(folder / "report.json", json.dumps(report, indent=2) + "\n")
-        rows = _rows(len(vectors))  # the rows measure_all measured
-        sample = vectors[rows]
-        plots.spectrum_plot(spectrum(sample).singular_values, folder / "spectrum.png")
-        plots.dimensions_plot(sample, report["rogue_dimensions"]["rogue"], folder / "dimensions.png")
-        neighbours = knn_from_scores(score_matrix(sample, sample), k)
-        plots.k_occurrence_plot(k_occurrence(neighbours, len(sample)), k, folder / "k_occurrence.png")
-        chosen = labels or languages
-        plots.pca_scatter(
-            sample, None if chosen is None else np.asarray(chosen)[_rows(len(vectors))], folder / "pca.png"
-        )
+        _write_report(report, vectors, source.labels or source.languages, Path(out), k)
     return report
 
 
-def _rows(n: int) -> np.ndarray:
-    from emberta.geometry._common import sample_rows
-    from emberta.geometry.report import MAX_ROWS
+def _write_report(report: dict, vectors: np.ndarray, labels: list[str] | None, folder: Path, k: int) -> None:
+    """report.json and the PNG plots, drawn from the rows measure_all measured."""
+    from emberta.report import plots
 
-    return sample_rows(n, MAX_ROWS, 0)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(folder / "report.json", json.dumps(report, indent=2) + "\n")
+    rows = sample_indices(len(vectors))
+    sample = vectors[rows]
+    plots.spectrum_plot(spectrum(sample).singular_values, folder / "spectrum.png")
+    plots.dimensions_plot(sample, report["rogue_dimensions"]["rogue"], folder / "dimensions.png")
+    neighbours = knn_from_scores(score_matrix(sample, sample), k)
+    plots.k_occurrence_plot(k_occurrence(neighbours, len(sample)), k, folder / "k_occurrence.png")
+    plots.pca_scatter(sample, None if labels is None else np.asarray(labels)[rows], folder / "pca.png")
 
 
 def _labels(path, field: str, n: int) -> list[str]:

@@ -11,11 +11,15 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from emberta.encoders.base import Encoder
+if TYPE_CHECKING:
+    from emberta.encoders.base import Encoder
 
 DEFAULT_CACHE_DIR = Path("~/.cache/emberta")
 
@@ -30,7 +34,8 @@ def text_key(text: str) -> bytes:
 
 
 class EmbeddingStore:
-    """Encode through a cache. path=None keeps vectors in memory only (for --no-cache runs)."""
+    """Encode through a cache. path=None keeps vectors in memory only (for --no-cache runs). A context manager:
+    `with EmbeddingStore.default() as store: ...` closes the file at the end."""
 
     def __init__(self, path: str | Path | None = None):
         self.path = None if path is None else Path(path)
@@ -43,9 +48,12 @@ class EmbeddingStore:
             self._db = sqlite3.connect(self.path)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(
-                "CREATE TABLE IF NOT EXISTS vectors (model TEXT NOT NULL, text BLOB NOT NULL, dim INTEGER NOT NULL,"
-                " vector BLOB NOT NULL, PRIMARY KEY (model, text)) WITHOUT ROWID"
+                "CREATE TABLE IF NOT EXISTS vectors (model TEXT NOT NULL, text_sha256 BLOB NOT NULL, dim INTEGER "
+                "NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (model, text_sha256)) WITHOUT ROWID"
             )
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(vectors)")}
+            if "text" in columns:  # a cache written before the column was named for what it holds
+                self._db.execute("ALTER TABLE vectors RENAME COLUMN text TO text_sha256")
             self._db.commit()
 
     @classmethod
@@ -86,7 +94,8 @@ class EmbeddingStore:
             for start in range(0, len(wanted), 500):
                 part = wanted[start : start + 500]
                 rows = self._db.execute(
-                    f"SELECT text, vector FROM vectors WHERE model = ? AND text IN ({','.join('?' * len(part))})",
+                    f"SELECT text_sha256, vector FROM vectors WHERE model = ? AND text_sha256 IN "
+                    f"({','.join('?' * len(part))})",
                     [model_key, *part],
                 )
                 for key, blob in rows:
@@ -101,11 +110,32 @@ class EmbeddingStore:
         if self._db is not None:
             with self._db:
                 self._db.executemany(
-                    "INSERT OR REPLACE INTO vectors (model, text, dim, vector) VALUES (?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO vectors (model, text_sha256, dim, vector) VALUES (?, ?, ?, ?)",
                     [(model_key, k, len(v), np.asarray(v, dtype=np.float32).tobytes()) for k, v in vectors.items()],
                 )
+
+    def cached_count(self) -> int:
+        """Vectors held in memory by this store (each distinct text, model and prompt once)."""
+        return len(self._memory)
 
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+    def __enter__(self) -> EmbeddingStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@contextmanager
+def open_store(cache: bool | EmbeddingStore) -> Iterator[EmbeddingStore]:
+    """The store to encode through: `cache` itself when it is a store (left open), else the on-disk cache
+    (True) or a store in memory (False), closed when the block ends."""
+    if isinstance(cache, EmbeddingStore):
+        yield cache
+        return
+    with EmbeddingStore.default() if cache else EmbeddingStore(None) as store:
+        yield store

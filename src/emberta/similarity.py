@@ -10,11 +10,12 @@ from emberta.errors import OptionError
 SIMILARITY_FUNCTIONS = ("cosine", "dot", "euclidean", "manhattan")
 
 
-def unit_rows(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm (zero rows stay zero)."""
-    x = np.asarray(x, dtype=np.float64)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.where(norms == 0, 1.0, norms)
+def unit_rows(x: np.ndarray, dtype=np.float64) -> np.ndarray:
+    """Rows of `x` (an (n, dim) matrix, or one vector) scaled to unit L2 norm in `dtype`; zero rows stay zero.
+    The one L2 normalisation of the project: encoders, indexes, the server and the measures all use it."""
+    x = np.asarray(x, dtype=dtype)
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.where(norms == 0, 1, norms).astype(dtype)
 
 
 def paired_cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -54,19 +55,13 @@ def score_matrix(a: np.ndarray, b: np.ndarray, function: str = "cosine") -> np.n
     a = np.asarray(a, dtype=np.float32)
     b = np.asarray(b, dtype=np.float32)
     if function == "cosine":
-        an = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
-        bn = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
-        return an @ bn.T
+        return unit_rows(a, np.float32) @ unit_rows(b, np.float32).T
     if function == "dot":
         return a @ b.T
     if function == "euclidean":
         squared = (a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2 * a @ b.T
         return -np.sqrt(np.maximum(squared, 0))
     return -np.abs(a[:, None, :] - b[None, :, :]).sum(axis=2)
-
-
-def cosine_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return score_matrix(a, b, "cosine")
 
 
 def _check(function: str) -> None:

@@ -8,10 +8,10 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from emberta.cache import EmbeddingStore
+from emberta.cache import EmbeddingStore, open_store
 from emberta.encoders import Encoder, load_encoder
 from emberta.errors import NotApplicable
-from emberta.evaluate import evaluate_task, prepare_tasks, store_for
+from emberta.evaluation import evaluate_task, prepare_tasks
 from emberta.io.atomic import write_text_atomic
 from emberta.tasks.registry import TaskSpec
 from emberta.transforms.pipeline import PostProcess, parse_configs
@@ -68,9 +68,8 @@ def sweep(
     encoder = encoder_or_spec if isinstance(encoder_or_spec, Encoder) else load_encoder(encoder_or_spec)
     posts = parse_configs(configs) if isinstance(configs, str) else configs
     specs, root = prepare_tasks(tasks, data_dir)
-    store = store_for(cache)
     scores: dict[tuple[str, str], float | None] = {}
-    try:
+    with open_store(cache) as store:
         for post in posts:
             for spec in specs:
                 try:
@@ -81,9 +80,6 @@ def sweep(
                     scores[post.name, spec.name] = None
                 if on_row is not None:
                     on_row(post.name, spec.name, scores[post.name, spec.name])
-    finally:
-        if store is not cache:
-            store.close()
     rows = []
     for post in posts:
         for spec in specs:

@@ -60,7 +60,7 @@ def encoder_options(**flags) -> dict:
 def data_dir_or_none(data_dir: Path | None) -> Path | None:
     """--data-dir, else EMBERTA_DATA, else None (for commands that work without datasets)."""
     from emberta.errors import OptionError
-    from emberta.evaluate import data_root
+    from emberta.io.datasets import data_root
 
     try:
         return data_root(data_dir)

@@ -50,7 +50,7 @@ def eval_command(
     """Evaluate a model on MTEB-style tasks (offline, local data); print scores beside published ones."""
     from emberta.encoders import load_encoder
     from emberta.errors import OptionError
-    from emberta.evaluate import evaluate
+    from emberta.evaluation import evaluate
     from emberta.tasks.registry import adhoc_task, resolve_tasks
 
     adhoc = task_type is not None or file is not None or train is not None or test is not None

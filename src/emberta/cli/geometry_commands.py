@@ -87,7 +87,7 @@ def bias_command(
     from rich.console import Console
 
     from emberta.analyze import bias_tests
-    from emberta.evaluate import data_root
+    from emberta.io.datasets import data_root
     from emberta.report.tables import bias_table
 
     folder = data_root(data_dir) / "weat_seat"

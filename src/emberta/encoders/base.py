@@ -60,8 +60,9 @@ class Encoder(ABC):
         """The tokenizer's mask token, for prompt-template pooling."""
 
     @abstractmethod
-    def _token_lengths(self, texts: list[str]) -> list[int]:
-        """Token count of each text, special tokens included, without truncation."""
+    def token_lengths(self, texts: list[str]) -> list[int]:
+        """Token count of each text, special tokens included, without truncation (the server counts usage
+        with it)."""
 
     @abstractmethod
     def _token_offsets(self, text: str) -> list[tuple[int, int]]:
@@ -192,8 +193,8 @@ class Encoder(ABC):
         pooling = self.pooling
         return pooling[len(PROMPT_POOLING_PREFIX) :] if pooling.startswith(PROMPT_POOLING_PREFIX) else None
 
-    def _wrap(self, text: str) -> str:
-        """Put a text into the PromptBERT template (when pooling is prompt:<template>)."""
+    def apply_template(self, text: str) -> str:
+        """`text` put into the PromptBERT template when pooling is prompt:<template>, else `text` itself."""
         template = self.prompt_template
         if template is None:
             return text
@@ -204,11 +205,11 @@ class Encoder(ABC):
     def _fit_to_length(self, texts: list[str], prompt: str) -> tuple[list[str], list[int] | None]:
         """Model inputs for `texts`: templated, and for texts over max_length either cut (warn mode, with a
         warning) or split into windows (chunk mode). Returns (inputs, owner text index per input or None)."""
-        wrapped = [self._wrap(t) for t in texts]
+        wrapped = [self.apply_template(t) for t in texts]
         limit = self.max_length
 
         def measure(pieces: list[str]) -> list[int]:
-            return self._token_lengths([prompt + self._wrap(p) for p in pieces]) if pieces else []
+            return self.token_lengths([prompt + self.apply_template(p) for p in pieces]) if pieces else []
 
         overhead = measure([""])[0]
         # A token covers at least one byte of text (SentencePiece may add one word-start marker), so a text of
@@ -231,7 +232,7 @@ class Encoder(ABC):
             for i in long_rows:  # keep the mask token: cut the text, not the template
                 offsets = self._token_offsets(texts[i])
                 cut = functools.partial(_cut_one, texts[i], offsets)
-                wrapped[i] = self._wrap(fit(cut, measure, budget, limit)[0])
+                wrapped[i] = self.apply_template(fit(cut, measure, budget, limit)[0])
             return wrapped, None
 
         inputs: list[str] = []
@@ -243,7 +244,7 @@ class Encoder(ABC):
             else:
                 cut = functools.partial(_windows, text, self._token_offsets(text), self.options.chunk_overlap)
                 windows = fit(cut, measure, budget, limit)
-                pieces = [self._wrap(w) for w in windows]
+                pieces = [self.apply_template(w) for w in windows]
             inputs.extend(pieces)
             owners.extend([i] * len(pieces))
         return inputs, owners

@@ -117,7 +117,7 @@ class OnnxEncoder(Encoder):
     def similarity_fn_name(self) -> str:
         return self.config.get("similarity_fn_name") or "cosine"
 
-    def _token_lengths(self, texts: list[str]) -> list[int]:
+    def token_lengths(self, texts: list[str]) -> list[int]:
         return [len(e.ids) for e in self._counter.encode_batch(texts)]
 
     def _token_offsets(self, text: str) -> list[tuple[int, int]]:

@@ -60,7 +60,7 @@ def export_onnx(spec: str | Path, out: str | Path, *, quantize: str | None = Non
     from emberta.encoders.torch_backend import TorchEncoder
 
     encoder = TorchEncoder(folder, parsed)
-    if any(getattr(m, "include_prompt", True) is False for m in encoder._model):
+    if any(getattr(m, "include_prompt", True) is False for m in encoder.sentence_transformer):
         raise ModelError(f"model {folder.spec!r} pools without its prompt tokens; the ONNX export cannot do that")
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -101,10 +101,10 @@ def _export_graph(encoder, path: Path) -> list[str]:
     """Trace the configured sentence-transformers pipeline into ONNX; returns the graph's input names."""
     import torch
 
-    model = encoder._model
-    transformer = encoder._transformer
+    model = encoder.sentence_transformer
+    transformer = encoder.transformer
     _use_eager_attention(transformer.auto_model)
-    tokenizer = encoder._tokenizer
+    tokenizer = encoder.tokenizer
     inputs = [name for name in ("input_ids", "attention_mask", "token_type_ids") if name in tokenizer.model_input_names]
 
     class Pipeline(torch.nn.Module):
@@ -115,7 +115,7 @@ def _export_graph(encoder, path: Path) -> list[str]:
         def forward(self, *tensors):
             return self.model(dict(zip(inputs, tensors, strict=True)))["sentence_embedding"]
 
-    examples = [encoder._wrap(t) for t in ("an example sentence", "a second, longer example sentence")]
+    examples = [encoder.apply_template(t) for t in ("an example sentence", "a second, longer example sentence")]
     sample = tokenizer(examples, padding=True, return_tensors="pt")
     axes = {name: {0: "batch", 1: "sequence"} for name in inputs} | {"sentence_embedding": {0: "batch"}}
     with torch.no_grad(), warnings.catch_warnings():
@@ -136,7 +136,7 @@ def _export_graph(encoder, path: Path) -> list[str]:
 def _model_facts(encoder) -> dict:
     details = encoder.describe()
     facts = {key: details[key] for key in ("architecture", "model_type", "layers", "hidden_size", "parameters")}
-    facts["pad_token_id"] = encoder._tokenizer.pad_token_id or 0
+    facts["pad_token_id"] = encoder.tokenizer.pad_token_id or 0
     return facts
 
 
@@ -173,7 +173,7 @@ def _quantize(path: Path, method: str) -> None:
 def _write_tokenizer(encoder, path: Path) -> None:
     """The tokenizer as the model uses it (including sentence-transformers' lower-casing, if configured),
     without padding or truncation: the runtime sets those."""
-    backend = encoder._tokenizer.backend_tokenizer
+    backend = encoder.tokenizer.backend_tokenizer
     state = json.loads(backend.to_str())
     state["padding"] = None
     state["truncation"] = None

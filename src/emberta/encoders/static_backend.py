@@ -88,7 +88,7 @@ class StaticEncoder(Encoder):
         return "mean (static token vectors)"
 
     # model2vec tokenizes without special tokens
-    def _token_lengths(self, texts: list[str]) -> list[int]:
+    def token_lengths(self, texts: list[str]) -> list[int]:
         return [len(e.ids) for e in self._tokenizer.encode_batch(texts, add_special_tokens=False)]
 
     def _token_offsets(self, text: str) -> list[tuple[int, int]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from emberta.encoders.offline import force_offline
 
 force_offline()  # before transformers / huggingface_hub are imported
@@ -32,8 +34,6 @@ class TorchEncoder(Encoder):
 
     def __init__(self, folder: ModelFolder, options: EncoderOptions):
         super().__init__(folder, options)
-        if options.threads is not None:
-            torch.set_num_threads(options.threads)
         model = _load_model(folder)
         self._default_prompt_name = model.default_prompt_name
         model.default_prompt_name = None  # emberta resolves prompts itself (Encoder.resolve_prompt)
@@ -53,7 +53,7 @@ class TorchEncoder(Encoder):
         transformer = _first(model, Transformer)
         if transformer is None:
             raise ModelError(f"model {self.name!r}: its first module is not a Hugging Face Transformer")
-        self._transformer = transformer
+        self.transformer = transformer
         if options.max_length is not None:
             limit = self.position_limit
             if options.max_length > limit:
@@ -103,7 +103,7 @@ class TorchEncoder(Encoder):
             raise OptionError(f"pooling {self.options.pooling!r} needs a mask token; model {self.name!r} has none")
         mask_at = min(template.find(p) for p in MASK_PLACEHOLDERS if p in template)
         from_end = mask_at > template.find("{text}")
-        return MaskTokenPooling(width, self._tokenizer.mask_token_id, from_end)
+        return MaskTokenPooling(width, self.tokenizer.mask_token_id, from_end)
 
     @staticmethod
     def _width(model: SentenceTransformer) -> int:
@@ -111,8 +111,9 @@ class TorchEncoder(Encoder):
 
     # ---- Encoder hooks -----------------------------------------------------------------------------
     @property
-    def _tokenizer(self):
-        return self._transformer.tokenizer
+    def tokenizer(self):
+        """The model's Hugging Face tokenizer."""
+        return self.transformer.tokenizer
 
     @property
     def model_dim(self) -> int:
@@ -125,7 +126,7 @@ class TorchEncoder(Encoder):
     @property
     def position_limit(self) -> int:
         """The longest input the model's position embeddings allow."""
-        config = self._transformer.auto_model.config
+        config = self.transformer.auto_model.config
         limit = getattr(config, "max_position_embeddings", None) or 512
         if config.model_type in _OFFSET_POSITION_MODELS:
             limit -= (config.pad_token_id or 0) + 1
@@ -149,7 +150,7 @@ class TorchEncoder(Encoder):
 
     @property
     def mask_token(self) -> str | None:
-        return self._tokenizer.mask_token
+        return self.tokenizer.mask_token
 
     @property
     def pooling(self) -> str:
@@ -161,31 +162,28 @@ class TorchEncoder(Encoder):
         mode = pooling.pooling_mode
         return mode if isinstance(mode, str) else "+".join(mode)
 
-    def _token_lengths(self, texts: list[str]) -> list[int]:
-        encoded = self._tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False)
+    def token_lengths(self, texts: list[str]) -> list[int]:
+        encoded = self.tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False)
         return [len(ids) for ids in encoded["input_ids"]]
 
     def _token_offsets(self, text: str) -> list[tuple[int, int]]:
-        encoded = self._tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
         return [tuple(span) for span in encoded["offset_mapping"]]
 
     def _embed(self, texts: list[str], prompt: str | None, batch_size: int, show_progress: bool) -> np.ndarray:
-        return self._model.encode(
-            texts,
-            prompt=prompt,
-            batch_size=batch_size,
-            show_progress_bar=show_progress,
-            convert_to_numpy=True,
-        )
+        with _torch_threads(self.options.threads):
+            return self._model.encode(
+                texts, prompt=prompt, batch_size=batch_size, show_progress_bar=show_progress, convert_to_numpy=True
+            )
 
     def describe(self) -> dict:
-        config = self._transformer.auto_model.config
+        config = self.transformer.auto_model.config
         return {
             "name": self.name,
             "path": str(self.folder.path),
             "format": self.folder.kind,
             "backend": self.backend,
-            "architecture": (config.architectures or [type(self._transformer.auto_model).__name__])[0],
+            "architecture": (config.architectures or [type(self.transformer.auto_model).__name__])[0],
             "model_type": config.model_type,
             "layers": getattr(config, "num_hidden_layers", None),
             "hidden_size": getattr(config, "hidden_size", None),
@@ -203,6 +201,21 @@ class TorchEncoder(Encoder):
             "modules": [type(m).__name__ for m in self._model],
             "fingerprint": self.fingerprint,
         }
+
+
+@contextlib.contextmanager
+def _torch_threads(threads: int | None):
+    """torch's thread count is per process: set it for one encode call only, so that an encoder loaded with
+    `threads` does not slow down every other encoder of the process."""
+    if threads is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _first(model, cls):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from emberta.errors import OptionError
-from emberta.similarity import unit_rows
 
 
 def as_matrix(x, name: str = "embeddings", min_rows: int = 2) -> np.ndarray:
@@ -26,5 +25,3 @@ def sample_rows(n: int, limit: int | None, seed: int) -> np.ndarray:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
 
-
-unit = unit_rows  # rows scaled to unit L2 norm, zero rows kept (emberta.similarity)

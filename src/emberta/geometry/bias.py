@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emberta.geometry._common import as_matrix, unit
+from emberta.geometry._common import as_matrix
+from emberta.similarity import unit_rows
 
 
 @dataclass(frozen=True)
@@ -25,8 +26,8 @@ class WeatResult:
 
 def weat(x, y, a, b, *, permutations: int = 10_000, seed: int = 0) -> WeatResult:
     """x, y: target embeddings (e.g. flowers, insects); a, b: attribute embeddings (pleasant, unpleasant)."""
-    x, y = unit(as_matrix(x, "X", 1)), unit(as_matrix(y, "Y", 1))
-    a, b = unit(as_matrix(a, "A", 1)), unit(as_matrix(b, "B", 1))
+    x, y = unit_rows(as_matrix(x, "X", 1)), unit_rows(as_matrix(y, "Y", 1))
+    a, b = unit_rows(as_matrix(a, "A", 1)), unit_rows(as_matrix(b, "B", 1))
     targets = np.concatenate([x, y])
     association = (targets @ a.T).mean(axis=1) - (targets @ b.T).mean(axis=1)  # s(w, A, B) per target
     nx = len(x)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import skew
 
-from emberta.geometry._common import as_matrix, unit
+from emberta.geometry._common import as_matrix
+from emberta.similarity import unit_rows
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ def hubness(x=None, *, k: int = 10, scores: np.ndarray | None = None, chunk: int
         neighbours = knn_from_scores(scores, k)
         n = len(scores)
     else:
-        u = unit(as_matrix(x, min_rows=k + 1)).astype(np.float32)
+        u = unit_rows(as_matrix(x, min_rows=k + 1)).astype(np.float32)
         n = len(u)
         parts = []
         for start in range(0, n, chunk):

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emberta.geometry._common import as_matrix, sample_rows, unit
+from emberta.geometry._common import as_matrix, sample_rows
+from emberta.similarity import unit_rows
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class IsotropyReport:
 
 def isotropy(x, *, max_rows: int | None = 10_000, seed: int = 0) -> IsotropyReport:
     x = as_matrix(x)[sample_rows(len(x), max_rows, seed)]
-    u = unit(x)
+    u = unit_rows(x)
     n = len(u)
     total = u.sum(axis=0)
     average_cosine = float((total @ total - n) / (n * (n - 1)))  # sum over i != j of u_i . u_j

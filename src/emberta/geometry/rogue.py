@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emberta.geometry._common import as_matrix, sample_rows, unit
+from emberta.geometry._common import as_matrix, sample_rows
+from emberta.similarity import unit_rows
 
 MIN_EXPECTED_COSINE = 0.01
 
@@ -30,7 +31,7 @@ class RogueDimensions:
 
 def rogue_dimensions(x, *, threshold: float = 0.1, max_rows: int | None = 10_000, seed: int = 0) -> RogueDimensions:
     """Exact over all distinct pairs of (a sample of) rows: E[u_i v_i] over i != j pairs."""
-    u = unit(as_matrix(x)[sample_rows(len(x), max_rows, seed)])
+    u = unit_rows(as_matrix(x)[sample_rows(len(x), max_rows, seed)])
     n = len(u)
     total = u.sum(axis=0)
     contributions = (total**2 - (u**2).sum(axis=0)) / (n * (n - 1))

@@ -162,7 +162,8 @@ class Index:
     @classmethod
     def open(cls, path: str | Path, *, writable: bool = False, encoder=None) -> Index:
         """Open an index, checking that its parts agree. writable=True takes the write lock (IndexLockedError
-        when another process holds it)."""
+        when another process holds it). encoder: an encoder already loaded, used for queries and documents when
+        it gives the index's vectors (same fingerprint); otherwise the index loads its own on first use."""
         path = Path(path)
         if not path.is_dir():
             raise InputError("no index here (not a folder); build one with `emberta index build`", path=path)
@@ -172,6 +173,8 @@ class Index:
                 path=path,
             )
         config = _read_config(path)
+        if encoder is not None and encoder.fingerprint != config["fingerprint"]:
+            encoder = None
         lock = _acquire_lock(path) if writable else None
         store = DocumentStore(path / DOCS)
         stored = store.get_state("config")

@@ -9,16 +9,48 @@ qrels/<split>.tsv), reranking `{"query", "positive": [...], "negative": [...]}`,
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from emberta.errors import InputError
+from emberta.errors import InputError, OptionError
 from emberta.io.lines import LineSource
+
+DATA_ENV = "EMBERTA_DATA"
+WEAT_FOLDER = "weat_seat"
 
 
 class DataWarning(UserWarning):
     """Rows that were skipped because they cannot be used (e.g. qrels naming unknown documents)."""
+
+
+def data_root(data_dir: str | Path | None) -> Path:
+    """--data-dir, else EMBERTA_DATA; an OptionError says how to set them when neither is given."""
+    chosen = data_dir or os.environ.get(DATA_ENV)
+    if not chosen:
+        raise OptionError(f"no data directory: pass --data-dir DIR (data_dir=...) or set {DATA_ENV}")
+    return Path(chosen).expanduser()
+
+
+def dataset_folder(root: Path, folder: str, task: str) -> Path:
+    """root/folder, the data of task `task`; an InputError says where it was looked for when it is missing."""
+    path = Path(root) / folder
+    if not path.is_dir():
+        raise InputError(
+            f"dataset folder of task {task} not found (looked for {path}); pass --data-dir (or set "
+            f"{DATA_ENV}) to the directory that holds {folder}/"
+        )
+    return path
+
+
+def weat_test_paths(data_dir: str | Path | None, names: str | list[str]) -> list[Path]:
+    """The files of the WEAT/SEAT tests `names` (a comma-separated string or a list, e.g. "weat6,sent-weat7")
+    in the data directory's weat_seat/ folder."""
+    if isinstance(names, str):
+        names = names.split(",")
+    folder = data_root(data_dir) / WEAT_FOLDER
+    return [folder / f"{name.strip()}.jsonl" for name in names if name.strip()]
 
 
 @dataclass(frozen=True)

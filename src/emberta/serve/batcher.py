@@ -92,7 +92,7 @@ class MicroBatcher:
                 return
             texts = [text for job in batch for text in job.texts]
             try:
-                lengths = self.encoder._token_lengths(texts)
+                lengths = self.encoder.token_lengths(texts)
                 vectors = self.encoder.encode(texts, batch_size=self.batch_size, show_progress=False)
                 self.batch_sizes.append(len(texts))
             except Exception as exc:  # handed to each waiting request, which answers 500 without a trace

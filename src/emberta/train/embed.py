@@ -36,7 +36,7 @@ def train_embed(config: TrainConfig, *, show_progress: bool = False, resume: boo
     _check_checkpoints(checkpoints, resume)
     kind, columns = _load_data(config)
     if config.eval_tasks:
-        from emberta.evaluate import prepare_tasks
+        from emberta.evaluation import prepare_tasks
 
         prepare_tasks(config.eval_tasks, config.data_dir)  # a wrong name or data folder fails before any work
 

@@ -19,7 +19,7 @@ class TaskEvaluator(BaseEvaluator):
         self.primary_metric = "mean"
 
     def __call__(self, model, output_path=None, epoch: int = -1, steps: int = -1) -> dict[str, float]:
-        from emberta.evaluate import evaluate
+        from emberta.evaluation import evaluate
 
         was_training = model.training
         results = evaluate(self.encoder, self.tasks, data_dir=self.data_dir, cache=False, batch_size=self.batch_size,

@@ -7,6 +7,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from emberta.similarity import unit_rows
+
 
 class _Transform(TransformerMixin, BaseEstimator):
     """Shared input checks: float (n, d) in; the same width as at fit time."""
@@ -142,9 +144,7 @@ class Normalize(_Transform):
         return self
 
     def transform(self, X):
-        X = self._input(X)
-        norms = np.linalg.norm(X, axis=1, keepdims=True)
-        return (X / np.where(norms == 0, 1.0, norms)).astype(np.float32)
+        return unit_rows(self._input(X)).astype(np.float32)
 
 
 class LanguageCenter(_Transform):
