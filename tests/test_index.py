@@ -4,14 +4,12 @@ ANN structures, locking, readers following a writer, damage detection and repair
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
 
 from emberta.errors import EmbertaError, InputError, OptionError
 from emberta.index import DuplicateIdError, FilterError, Index, IndexLockedError
-from emberta.index.index import REFRESH_SECONDS
 from emberta.index.maintenance import check_index, repair_index
 
 DIM = 32
@@ -73,8 +71,7 @@ def test_filtered_search_returns_k_exact_hits_whenever_k_pass(tmp_path, expr):
     index, vectors = make_index(tmp_path / "idx", n=3000, ann_params={"flat_below": 0, "ef_search": 16})
     from emberta.index.filters import evaluate, parse_filter
 
-    _live, columns = index.live_and_columns()
-    mask = evaluate(parse_filter(expr, index.store.fields()), columns)
+    mask = evaluate(parse_filter(expr, index.store.fields()), index.snapshot().columns)
     passing = int(mask.sum())
     for q in (0, 1234, 2999):
         hits = index.search(vectors[q], 10, filter=expr)
@@ -166,8 +163,10 @@ def test_one_writer_many_readers(tmp_path):
     with pytest.raises(OptionError, match="open for reading"):
         reader.add(["x"], ["y"], vectors=vectors[:1], fingerprint=FP)
     assert reader.get("late") is None
+    seen = reader.snapshot().generation
     index.add(["late"], ["late"], [{"lang": "zz"}], vectors=vectors[7:8] * -1, fingerprint=FP)
-    time.sleep(REFRESH_SECONDS)  # searches look for new writes at most every REFRESH_SECONDS
+    assert reader.snapshot(max_age=3600).generation == seen  # a reader looks for new writes at most every max_age
+    assert reader.snapshot(max_age=0).generation > seen
     assert [h.id for h in reader.search(-vectors[7], 1)] == ["late"]  # the reader follows committed writes
     assert [h.id for h in reader.search(vectors[0], 3, filter="lang = 'zz'")] == ["late"]
     index.close()

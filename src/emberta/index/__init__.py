@@ -2,6 +2,7 @@
 FAISS ANN structure, filter expressions and hybrid search. `Index.create` / `Index.open`; see index.py."""
 
 from emberta.index.filters import FilterError, parse_filter
-from emberta.index.index import DuplicateIdError, Hit, Index, IndexLockedError
+from emberta.index.index import Index
+from emberta.index.types import DuplicateIdError, Hit, IndexLockedError, Snapshot
 
-__all__ = ["DuplicateIdError", "FilterError", "Hit", "Index", "IndexLockedError", "parse_filter"]
+__all__ = ["DuplicateIdError", "FilterError", "Hit", "Index", "IndexLockedError", "Snapshot", "parse_filter"]

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from emberta.index.filters import Column, Field, to_sql
+from emberta.index.filters import to_sql
+from emberta.index.types import Column, Field
 
 _SQL_TYPES = {"number": "REAL", "text": "TEXT", "bool": "INTEGER"}
 _SCHEMA = """

@@ -22,16 +22,19 @@ Grammar (keywords are case-insensitive):
 from __future__ import annotations
 
 import bisect
+import operator
 import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from emberta.errors import EmbertaError
+from emberta.index.types import Column, Field
 
 FIELD_TYPES = ("number", "text", "bool")
 _KEYWORDS = {"and", "or", "not", "in", "is", "null", "like", "between", "true", "false"}
-_COMPARISONS = {"=", "!=", "<>", "<", "<=", ">", ">="}
+_OPERATORS = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+              ">=": operator.ge}  # fmt: skip
 _TOKEN = re.compile(
     r"""\s*(?:
     (?P<string>'(?:[^']|'')*')
@@ -54,15 +57,6 @@ class FilterError(EmbertaError):
         self.text, self.column = text, column
         pointer = " " * (column - 1) + "^"
         super().__init__(f"filter, column {column}: {message}\n  {text}\n  {pointer}")
-
-
-@dataclass(frozen=True)
-class Field:
-    """A filterable metadata field: its user-facing `name`, the SQL `column` that holds it and its `type`."""
-
-    name: str
-    column: str
-    type: str
 
 
 # ---- the tree ----------------------------------------------------------------------------------------------
@@ -334,21 +328,6 @@ def _sql_value(value: object) -> object:
 
 
 # ---- numpy -------------------------------------------------------------------------------------------------
-@dataclass
-class Column:
-    """One field held in memory, row i = slot i. Numbers and booleans: float64 `values` with NaN for missing.
-    Text: int32 `codes` into the sorted `categories`, -1 for missing (sorted codes keep string order)."""
-
-    type: str
-    values: np.ndarray | None = None
-    codes: np.ndarray | None = None
-    categories: list[str] | None = None
-
-    @property
-    def missing(self) -> np.ndarray:
-        return self.codes < 0 if self.type == "text" else np.isnan(self.values)
-
-
 def evaluate(tree: object, columns: dict[str, Column]) -> np.ndarray:
     """The boolean mask (SQL truth) of `tree` over in-memory `columns` (keyed by SQL column name)."""
     true, _unknown = _eval(tree, columns)
@@ -393,26 +372,13 @@ def _eval(node: object, columns: dict[str, Column]) -> tuple[np.ndarray, np.ndar
 
 def _compare(column: Column, op: str, value: object) -> np.ndarray:
     if column.type != "text":
-        values, target = column.values, float(value)
         with np.errstate(invalid="ignore"):
-            return {
-                "=": values == target,
-                "!=": values != target,
-                "<": values < target,
-                "<=": values <= target,
-                ">": values > target,
-                ">=": values >= target,
-            }[op]
+            return _OPERATORS[op](column.values, float(value))
+    # text: codes follow the sorted categories, so an order test on the value is one on its insertion points
     codes, categories = column.codes, column.categories
     left, right = bisect.bisect_left(categories, value), bisect.bisect_right(categories, value)
-    present = left < right
     if op in ("=", "!="):
-        equal = codes == left if present else np.zeros(len(codes), dtype=bool)
+        equal = codes == left if left < right else np.zeros(len(codes), dtype=bool)
         return equal if op == "=" else ~equal
-    if op == "<":
-        return codes < left
-    if op == "<=":
-        return codes < right
-    if op == ">":
-        return codes >= right
-    return codes >= left
+    bound = {"<": left, "<=": right, ">": right, ">=": left}[op]
+    return codes < bound if op in ("<", "<=") else codes >= bound

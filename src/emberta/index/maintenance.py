@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import warnings
 from collections.abc import Callable
 from itertools import islice
@@ -12,11 +11,14 @@ from pathlib import Path
 import numpy as np
 
 from emberta.errors import EmbertaError, InputError, OptionError
+from emberta.index import layout
 from emberta.index.ann import Ann, AnnSpec
 from emberta.index.documents import DocumentStore
-from emberta.index.index import ANN, CONFIG, DOCS, FORMAT_VERSION, Index, _acquire_lock, _read_config
+from emberta.index.embedding import IndexEncoder
+from emberta.index.index import Index
+from emberta.index.layout import ANN, CONFIG, DOCS, FORMAT_VERSION, VECTORS
 from emberta.index.vector_file import VectorFile
-from emberta.io.atomic import staged_dir, write_text_atomic
+from emberta.io.atomic import staged_dir
 from emberta.io.readers import TextReader
 
 BLOCK = 2048
@@ -94,8 +96,11 @@ def build_index(
 
 def check_index(path: str | Path) -> list[str]:
     """Problems found in the index at `path` (empty when every part agrees): config, documents database
-    integrity, vector file length, ANN file readable and in step with the documents."""
+    integrity, vector file length, ANN file readable and in step with the documents. InputError when `path`
+    is not a folder."""
     path = Path(path)
+    if not path.is_dir():
+        raise InputError("no index here (not a folder)", path=path)
     problems: list[str] = []
     if not (path / DOCS).is_file():
         return [f"{DOCS} is missing: the documents are lost; rebuild the index"]
@@ -106,7 +111,7 @@ def check_index(path: str | Path) -> list[str]:
             problems.append(f"{DOCS} is damaged ({result}); rebuild the index")
         stored = json.loads(store.get_state("config") or "null")
         try:
-            config = _read_config(path)
+            config = layout.read_config(path)
             if stored and stored["fingerprint"] != config["fingerprint"]:
                 problems.append(f"{CONFIG} and {DOCS} name different encoders")
         except InputError as exc:
@@ -115,7 +120,7 @@ def check_index(path: str | Path) -> list[str]:
         if config is None:
             return problems
         slots = store.slots
-        vectors = VectorFile(path / "vectors.f32", int(config["dim"]))
+        vectors = VectorFile(path / VECTORS, int(config["dim"]))
         if problem := vectors.check(slots):
             problems.append(problem)
         try:
@@ -139,10 +144,9 @@ def repair_index(path: str | Path, *, encoder=None) -> list[str]:
     in docs.sqlite, re-encode missing vectors from the stored texts, rebuild the ANN structure. Returns the
     actions taken."""
     path = Path(path)
-    if not (path / DOCS).is_file():
-        raise InputError(f"{DOCS} is missing, so the documents are lost; rebuild the index", path=path)
+    layout.require_documents(path)
     actions: list[str] = []
-    lock = _acquire_lock(path)
+    lock = layout.acquire_lock(path)
     try:
         store = DocumentStore(path / DOCS)
         stored = store.get_state("config")
@@ -150,14 +154,14 @@ def repair_index(path: str | Path, *, encoder=None) -> list[str]:
             raise InputError(f"{DOCS} holds no index settings; rebuild the index", path=path)
         config = json.loads(stored)
         try:
-            on_disk = _read_config(path)
+            on_disk = layout.read_config(path)
             config["counts"] = on_disk.get("counts", config["counts"])
         except InputError:
             actions.append(f"restored {CONFIG} from {DOCS}")
         if config["format_version"] != FORMAT_VERSION:
             raise InputError(f"index format {config['format_version']} cannot be repaired by this emberta", path=path)
         dim, slots = int(config["dim"]), store.slots
-        vectors = VectorFile(path / "vectors.f32", dim)
+        vectors = VectorFile(path / VECTORS, dim)
         have = min(vectors.rows_on_disk(), slots)
         if have < slots:
             actions.append(_reencode(path, config, store, vectors, have, slots, encoder))
@@ -175,7 +179,7 @@ def repair_index(path: str | Path, *, encoder=None) -> list[str]:
             ann.save(path / ANN)
             actions.append(f"rebuilt {ANN} from {slots} vectors")
         config["counts"] = {"documents": store.count(), "slots": slots}
-        write_text_atomic(path / CONFIG, json.dumps(config, indent=2) + "\n")
+        layout.write_config(path, config)
         store.close()
     finally:
         lock.close()
@@ -189,14 +193,15 @@ def _reencode(path: Path, config: dict, store: DocumentStore, vectors: VectorFil
             "rebuild it",
             path=path,
         )
-    index = Index(path, config, store, writable=False, encoder=encoder)
+    transforms = layout.load_transforms(path / layout.TRANSFORM) if config.get("transform") else []
+    embedder = IndexEncoder(path, config, transforms, encoder)
     kept = np.array(vectors.view(have)) if have else np.zeros((0, vectors.dim), dtype=np.float32)
     missing = np.arange(have, slots)
     docs = store.documents(missing)
     rows = np.zeros((slots - have, vectors.dim), dtype=np.float32)
     live = [s for s in missing if int(s) in docs]
     if live:
-        rows[np.asarray(live) - have] = index.embed([docs[int(s)][1] for s in live], query=False)
+        rows[np.asarray(live) - have] = embedder.embed([docs[int(s)][1] for s in live], query=False)
     vectors.rewrite(np.concatenate([kept, rows]))
     return f"re-encoded {len(live)} documents whose vectors were missing"
 
@@ -211,14 +216,7 @@ def compact_index(path: str | Path, *, block: int = 10_000) -> dict:
         live = np.sort(old.store.live_slots())
         view = old.vectors.view(old.slots)
         config = {**old.config, "counts": {"documents": 0, "slots": 0}}
-        staging.mkdir()
-        if config.get("transform"):
-            shutil.copytree(path / config["transform"], staging / config["transform"])
-        store = DocumentStore(staging / DOCS, create=True)
-        store.set_state("config", json.dumps(config))
-        write_text_atomic(staging / CONFIG, json.dumps(config, indent=2) + "\n")
-        new = Index(staging, config, store, writable=True, lock=_acquire_lock(staging), encoder=old._encoder)
-        new._refresh()
+        new = Index.initialise(staging, config, old.transforms)
         try:
             for start in range(0, len(live), block):
                 chunk = live[start : start + block]
