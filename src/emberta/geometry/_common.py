@@ -24,4 +24,3 @@ def sample_rows(n: int, limit: int | None, seed: int) -> np.ndarray:
     if limit is None or n <= limit:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
-

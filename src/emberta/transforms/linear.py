@@ -4,58 +4,40 @@ in "_"; arrays in, float32 arrays out)."""
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
 
 from emberta.similarity import unit_rows
+from emberta.transforms.base import Transform
 
 
-class _Transform(TransformerMixin, BaseEstimator):
-    """Shared input checks: float (n, d) in; the same width as at fit time."""
-
-    def _fit_input(self, X):
-        return validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
-
-    def _input(self, X):
-        check_is_fitted(self)
-        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        tags.transformer_tags.preserves_dtype = ["float32"]  # the project's one data type: float32 out
-        return tags
-
-
-class Center(_Transform):
+class Center(Transform):
     """Subtract the mean vector of the fit data."""
 
     def fit(self, X, y=None):
-        self.mean_ = self._fit_input(X).mean(axis=0)
+        self.mean_ = self.check_fit(X).mean(axis=0)
         return self
 
     def transform(self, X):
-        return (self._input(X) - self.mean_).astype(np.float32)
+        return (self.check(X) - self.mean_).astype(np.float32)
 
 
-class PCA(_Transform):
+class PCA(Transform):
     """Project onto the top `n_components` principal directions of the fit data (centred)."""
 
     def __init__(self, n_components: int = 128):
         self.n_components = n_components
 
     def fit(self, X, y=None):
-        X = self._fit_input(X)
+        X = self.check_fit(X)
         self.mean_ = X.mean(axis=0)
         _, _, vt = np.linalg.svd(X - self.mean_, full_matrices=False)
         self.components_ = vt[: min(self.n_components, vt.shape[0])]
         return self
 
     def transform(self, X):
-        return ((self._input(X) - self.mean_) @ self.components_.T).astype(np.float32)
+        return ((self.check(X) - self.mean_) @ self.components_.T).astype(np.float32)
 
 
-class Whiten(_Transform):
+class Whiten(Transform):
     """BERT-whitening (Su et al. 2021): centre, rotate to the principal axes and scale each to unit variance;
     with `n_components`, keep only the first k axes."""
 
@@ -64,7 +46,7 @@ class Whiten(_Transform):
         self.epsilon = epsilon
 
     def fit(self, X, y=None):
-        X = self._fit_input(X)
+        X = self.check_fit(X)
         self.mean_ = X.mean(axis=0)
         u, s, _ = np.linalg.svd(np.atleast_2d(np.cov((X - self.mean_).T)), hermitian=True)
         kernel = u / np.sqrt(s + self.epsilon)
@@ -72,10 +54,10 @@ class Whiten(_Transform):
         return self
 
     def transform(self, X):
-        return ((self._input(X) - self.mean_) @ self.kernel_).astype(np.float32)
+        return ((self.check(X) - self.mean_) @ self.kernel_).astype(np.float32)
 
 
-class AllButTheTop(_Transform):
+class AllButTheTop(Transform):
     """All-but-the-top (Mu & Viswanath 2018): centre, then remove the projections on the top
     `n_components` principal directions."""
 
@@ -83,18 +65,18 @@ class AllButTheTop(_Transform):
         self.n_components = n_components
 
     def fit(self, X, y=None):
-        X = self._fit_input(X)
+        X = self.check_fit(X)
         self.mean_ = X.mean(axis=0)
         _, _, vt = np.linalg.svd(X - self.mean_, full_matrices=False)
         self.components_ = vt[: self.n_components]
         return self
 
     def transform(self, X):
-        centred = self._input(X) - self.mean_
+        centred = self.check(X) - self.mean_
         return (centred - (centred @ self.components_.T) @ self.components_).astype(np.float32)
 
 
-class ClipRogueDims(_Transform):
+class ClipRogueDims(Transform):
     """Tame rogue dimensions (Timkey & van Schijndel 2021): dimensions whose share of the expected cosine
     exceeds `threshold` on the fit data are centred and rescaled to the median spread of all dimensions."""
 
@@ -104,7 +86,7 @@ class ClipRogueDims(_Transform):
     def fit(self, X, y=None):
         from emberta.geometry.rogue import rogue_dimensions
 
-        X = self._fit_input(X)
+        X = self.check_fit(X)
         self.dims_ = np.asarray(rogue_dimensions(X, threshold=self.threshold).rogue, dtype=np.int64)
         self.center_ = X.mean(axis=0)
         spread = X.std(axis=0)
@@ -112,47 +94,47 @@ class ClipRogueDims(_Transform):
         return self
 
     def transform(self, X):
-        X = np.array(self._input(X), dtype=np.float64, copy=True)
+        X = np.array(self.check(X), dtype=np.float64, copy=True)
         d = self.dims_
         X[:, d] = (X[:, d] - self.center_[d]) * self.scale_[d]
         return X.astype(np.float32)
 
 
-class Truncate(_Transform):
+class Truncate(Transform):
     """Keep the first `n_components` dimensions (Matryoshka-style prefix)."""
 
     def __init__(self, n_components: int = 128):
         self.n_components = n_components
 
     def fit(self, X, y=None):
-        X = self._fit_input(X)
+        X = self.check_fit(X)
         if not 1 <= self.n_components <= X.shape[1]:
             raise ValueError(f"n_components={self.n_components} must lie in 1..{X.shape[1]}")
         self.n_components_ = self.n_components
         return self
 
     def transform(self, X):
-        return self._input(X)[:, : self.n_components_].astype(np.float32)
+        return self.check(X)[:, : self.n_components_].astype(np.float32)
 
 
-class Normalize(_Transform):
+class Normalize(Transform):
     """Scale rows to unit L2 norm (zero rows stay zero)."""
 
     def fit(self, X, y=None):
-        self._fit_input(X)
+        self.check_fit(X)
         self.fitted_ = True
         return self
 
     def transform(self, X):
-        return unit_rows(self._input(X)).astype(np.float32)
+        return unit_rows(self.check(X)).astype(np.float32)
 
 
-class LanguageCenter(_Transform):
+class LanguageCenter(Transform):
     """Subtract each language's mean vector (Libovický et al. 2020). fit(X, y=languages); transform(X,
     groups=None) centres rows by their language, or, without groups, by the nearest language mean."""
 
     def fit(self, X, y=None):
-        X = self._fit_input(X)
+        X = self.check_fit(X)
         if y is None:
             raise ValueError("LanguageCenter.fit needs the language of each row as y")
         y = np.asarray(y)
@@ -161,7 +143,7 @@ class LanguageCenter(_Transform):
         return self
 
     def transform(self, X, groups=None):
-        X = self._input(X)
+        X = self.check(X)
         if groups is None:
             distances = ((X[:, None, :] - self.means_[None, :, :]) ** 2).sum(axis=2)
             index = distances.argmin(axis=1)
@@ -174,14 +156,14 @@ class LanguageCenter(_Transform):
         return (X - self.means_[index]).astype(np.float32)
 
 
-class HardDebias(_Transform):
+class HardDebias(Transform):
     """The neutralize step of hard debiasing (Bolukbasi et al. 2016). fit(X, y): X holds the embeddings of
     definitional words (e.g. "she", "he", "woman", "man") and y the set each row belongs to (rows with the
     same y form a pair or group); the bias direction is the first principal direction of the rows centred
     within their group. transform removes each row's projection on that direction."""
 
     def fit(self, X, y=None):
-        X = self._fit_input(X)
+        X = self.check_fit(X)
         if y is None:
             raise ValueError("HardDebias.fit needs y: the definitional pair (or group) of each row")
         y = np.asarray(y)
@@ -194,5 +176,5 @@ class HardDebias(_Transform):
         return self
 
     def transform(self, X):
-        X = self._input(X)
+        X = self.check(X)
         return (X - np.outer(X @ self.direction_, self.direction_)).astype(np.float32)

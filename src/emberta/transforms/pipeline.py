@@ -11,37 +11,26 @@ import numpy as np
 
 from emberta.errors import OptionError
 from emberta.similarity import score_matrix
+from emberta.transforms import linear, quantize
 from emberta.transforms.hubness import METHODS as HUBNESS_METHODS
 from emberta.transforms.hubness import HubnessReduction
-from emberta.transforms.linear import (
-    PCA,
-    AllButTheTop,
-    Center,
-    ClipRogueDims,
-    HardDebias,
-    LanguageCenter,
-    Normalize,
-    Truncate,
-    Whiten,
-)
-from emberta.transforms.quantize import BinaryQuantizer, Int8Quantizer
 
-TRANSFORMS = {
-    cls.__name__: cls
-    for cls in (Center, Whiten, AllButTheTop, ClipRogueDims, PCA, Truncate, Normalize, LanguageCenter, HardDebias,
-                Int8Quantizer, BinaryQuantizer, HubnessReduction)
-}  # fmt: skip
 # config step name -> (class, name of the one integer argument or None)
 STEPS = {
-    "center": (Center, None),
-    "whiten": (Whiten, "n_components"),
-    "abtt": (AllButTheTop, "n_components"),
-    "clip": (ClipRogueDims, None),
-    "pca": (PCA, "n_components"),
-    "trunc": (Truncate, "n_components"),
-    "norm": (Normalize, None),
-    "int8": (Int8Quantizer, None),
-    "binary": (BinaryQuantizer, None),
+    "center": (linear.Center, None),
+    "whiten": (linear.Whiten, "n_components"),
+    "abtt": (linear.AllButTheTop, "n_components"),
+    "clip": (linear.ClipRogueDims, None),
+    "pca": (linear.PCA, "n_components"),
+    "trunc": (linear.Truncate, "n_components"),
+    "norm": (linear.Normalize, None),
+    "int8": (quantize.Int8Quantizer, None),
+    "binary": (quantize.BinaryQuantizer, None),
+}
+# class name -> class, of everything save_transforms writes
+TRANSFORMS = {
+    cls.__name__: cls
+    for cls in (*(step for step, _ in STEPS.values()), linear.LanguageCenter, linear.HardDebias, HubnessReduction)
 }
 RESCORE_SHORTLIST = 100
 
@@ -109,16 +98,16 @@ class PostProcess:
         width = dim
         for transform in self.transforms:
             width = _output_width(transform, width)
-        if isinstance(self.quantizer, Int8Quantizer):
+        if isinstance(self.quantizer, quantize.Int8Quantizer):
             return width
-        if isinstance(self.quantizer, BinaryQuantizer):
+        if isinstance(self.quantizer, quantize.BinaryQuantizer):
             return (width + 7) // 8
         return 4 * width
 
 
 def _output_width(transform, width: int) -> int:
     """Width after `transform`: PCA, Truncate and Whiten(k) keep n_components dimensions; the rest keep all."""
-    if isinstance(transform, (PCA, Truncate, Whiten)) and transform.n_components:
+    if isinstance(transform, (linear.PCA, linear.Truncate, linear.Whiten)) and transform.n_components:
         return min(transform.n_components, width)
     return width
 
@@ -141,10 +130,10 @@ def parse_config(text: str) -> PostProcess:
             cls, parameter = STEPS[key]
             if argument and parameter is None:
                 raise OptionError(f"transform {key!r} takes no argument (in {step!r})")
-            if cls in (PCA, Truncate) and not argument:
+            if cls in (linear.PCA, linear.Truncate) and not argument:
                 raise OptionError(f"transform {key!r} needs a dimension, e.g. {key}:128")
             estimator = cls(**({parameter: _int(argument, step)} if argument else {}))
-            if cls in (Int8Quantizer, BinaryQuantizer):
+            if cls in (quantize.Int8Quantizer, quantize.BinaryQuantizer):
                 if post.quantizer is not None:
                     raise OptionError(f"{name!r} has two quantizers; keep one")
                 post.quantizer = estimator

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from emberta.transforms.linear import _Transform
+from emberta.transforms.base import Transform
 
 
-class _Quantizer(_Transform):
+class _Quantizer(Transform):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = []  # codes are integers, not floats
@@ -28,13 +28,13 @@ class Int8Quantizer(_Quantizer):
         self.upper = upper
 
     def fit(self, X, y=None):
-        X = self._fit_input(X)
+        X = self.check_fit(X)
         self.low_, self.high_ = np.quantile(X, [self.lower, self.upper], axis=0)
         self.step_ = np.where(self.high_ > self.low_, (self.high_ - self.low_) / 255.0, 1.0)
         return self
 
     def transform(self, X):
-        X = self._input(X)
+        X = self.check(X)
         return np.clip(np.round((X - self.low_) / self.step_) - 128, -128, 127).astype(np.int8)
 
     def inverse_transform(self, codes):
@@ -54,14 +54,14 @@ class BinaryQuantizer(_Quantizer):
         self.threshold = threshold
 
     def fit(self, X, y=None):
-        X = self._fit_input(X)
+        X = self.check_fit(X)
         if self.threshold not in ("zero", "mean"):
             raise ValueError(f"threshold must be 'zero' or 'mean', got {self.threshold!r}")
         self.thresholds_ = X.mean(axis=0) if self.threshold == "mean" else np.zeros(X.shape[1])
         return self
 
     def transform(self, X):
-        X = self._input(X)
+        X = self.check(X)
         return np.packbits(X > self.thresholds_, axis=1)  # noqa: SIM300 - X is the data, not a constant
 
     def inverse_transform(self, codes):
