@@ -28,6 +28,7 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/lint-imports
 
 format: install
 	$(VENV)/bin/ruff format src tests benchmarks
