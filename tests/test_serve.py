@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import time
+import threading
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 import emberta
-from emberta.serve import ServeSettings, create_app
+from emberta.serve import ServeSettings, check_bind, create_app, is_loopback
 from emberta.serve.batcher import MicroBatcher, Overloaded
 
 TEXTS = ["the cat sat on the mat", "dogs bark loudly at night", "a kitten sleeps", "stock markets fell today"]
@@ -139,33 +139,100 @@ def test_search_documents_similarity_and_operations(client):
     assert client.get("/docs").status_code == 200
 
 
-def test_micro_batching_combines_concurrent_requests_and_refuses_overload(encoder):
+def test_micro_batching_combines_waiting_requests_and_refuses_overload(encoder):
+    """While the model is busy with one request, the next eleven queue up and go to the model as one batch."""
     calls: list[int] = []
+    busy, release = threading.Event(), threading.Event()
 
-    class Counting:
+    class Gated:
         def token_lengths(self, texts):
             return encoder.token_lengths(texts)
 
         def encode(self, texts, **kwargs):
             calls.append(len(texts))
-            time.sleep(0.05)
+            busy.set()
+            release.wait(timeout=60)
             return encoder.encode(texts, show_progress=False)
 
+    async def until(condition):
+        for _ in range(6000):
+            if condition():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("timed out")
+
     async def scenario():
-        batcher = MicroBatcher(Counting(), max_batch_tokens=10_000, max_queue_texts=20)
+        batcher = MicroBatcher(Gated(), max_batch_tokens=10_000, max_queue_texts=20)
         try:
-            results = await asyncio.gather(*(batcher.embed([f"text {i}"]) for i in range(12)))
-            with pytest.raises(Overloaded):
-                await asyncio.gather(*(batcher.embed(["x"] * 15) for _ in range(2)))
-            return results
+            first = asyncio.ensure_future(batcher.embed(["text 0"]))
+            await until(busy.is_set)  # the worker holds the first request alone
+            rest = [asyncio.ensure_future(batcher.embed([f"text {i}"])) for i in range(1, 12)]
+            await until(lambda: batcher.queue_depth == 11)
+            with pytest.raises(Overloaded):  # 11 waiting + 15 > 20
+                await batcher.embed(["x"] * 15)
+            assert batcher.queue_depth == 11  # a refused request leaves nothing behind
+            release.set()
+            results = await asyncio.gather(first, *rest)
+            return results, batcher.drain_batch_sizes(), batcher.drain_batch_sizes()
         finally:
+            release.set()
             batcher.close()
 
-    results = asyncio.run(scenario())
+    results, sizes, drained_again = asyncio.run(scenario())
+    assert calls == [1, 11] and sizes == [1, 11] and drained_again == []
     assert len(results) == 12 and all(r.shape == (1, encoder.dim) and n > 0 for r, n in results)
-    assert len(calls) < 12  # requests waiting together were encoded together
     expected = encoder.encode([f"text {i}" for i in range(12)], show_progress=False)
     assert cosines(np.concatenate([r for r, _ in results]), expected).min() >= 0.9999
+
+
+def test_search_errors_name_the_parameter_at_fault(client):
+    for flt in ("n >= ", "colour = 'red'"):
+        error = client.post("/v1/search", json={"query": "cat", "filter": flt}).json()["error"]
+        assert error["param"] == "filter" and "column" in error["message"]
+    for mode in ("fuzzy", "filter", 3):  # a mode named 'filter' once came back as param "filter"
+        response = client.post("/v1/search", json={"query": "cat", "mode": mode})
+        assert response.status_code == 400 and response.json()["error"]["param"] == "mode"
+        assert "dense, bm25, hybrid" in response.json()["error"]["message"]
+
+
+def test_other_search_errors_have_no_param(encoder):
+    from emberta.errors import OptionError
+    from emberta.index import FilterError
+
+    class Refusing:
+        path = "stub"
+
+        def __init__(self, error):
+            self.error = error
+
+        def search(self, *args, **kwargs):
+            raise self.error
+
+    cases = [(OptionError("this index needs `emberta index repair`"), None), (FilterError("x", 1, "bad"), "filter")]
+    for error, param in cases:
+        with TestClient(create_app(encoder, index=Refusing(error))) as client:
+            response = client.post("/v1/search", json={"query": "cat"})
+        assert response.status_code == 400 and response.json()["error"]["param"] == param
+        assert response.json()["error"]["message"] == str(error)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "localhost", "::1"])
+def test_bind_policy_allows_loopback_without_a_key(host):
+    assert is_loopback(host)
+    check_bind(host, api_key=None)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.10", "example.com"])
+def test_bind_policy_refuses_other_hosts_without_a_key_or_insecure(host):
+    from emberta.errors import OptionError
+
+    assert not is_loopback(host)
+    with pytest.raises(OptionError, match="give an API key"):
+        check_bind(host, api_key=None)
+    with pytest.raises(OptionError):
+        check_bind(host, api_key="")
+    check_bind(host, api_key="secret-key")
+    check_bind(host, api_key=None, insecure=True)
 
 
 def test_cli_refuses_unsafe_binds_and_broken_indexes(tmp_path):

@@ -204,6 +204,10 @@ def _reranking_texts(items: list[datasets.RerankingItem]) -> SubsetTexts:
     return SubsetTexts(list(dict.fromkeys(t for item in items for t in [item.query, *item.positives, *item.negatives])))
 
 
+def _read_retrieval(subset: Subset) -> datasets.RetrievalData:
+    return datasets.read_beir(subset.paths[0], subset.spec.split)
+
+
 KINDS: dict[str, TaskKind] = {
     STS: TaskKind(lambda s: datasets.read_sts(*s.paths), _score_sts, _pair_texts(lambda score: score >= 4.0)),
     PAIR_CLASSIFICATION: TaskKind(
@@ -214,9 +218,6 @@ KINDS: dict[str, TaskKind] = {
         _read_classification, _score_classification, lambda d: SubsetTexts(d.test.texts, d.test.labels)
     ),
     CLUSTERING: TaskKind(_read_clustering, _score_clustering, lambda d: SubsetTexts(d[0].texts, d[0].labels)),
-    RETRIEVAL: TaskKind(
-        lambda s: datasets.read_beir(s.paths[0], s.spec.split), _score_retrieval,
-        lambda d: SubsetTexts(list(d.corpus.values())),
-    ),  # fmt: skip
+    RETRIEVAL: TaskKind(_read_retrieval, _score_retrieval, lambda d: SubsetTexts(list(d.corpus.values()))),
     RERANKING: TaskKind(lambda s: datasets.read_reranking(s.paths[0]), _score_reranking, _reranking_texts),
 }

@@ -1,8 +1,7 @@
-"""Serve stage: `emberta serve`. Parsing and printing only."""
+"""Serve stage: `emberta serve`. Parsing and printing only; the bind policy lives in `emberta.serve`."""
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 
 import typer
@@ -12,18 +11,20 @@ from emberta.cli.encode_commands import BACKEND, MODEL, QUANTIZE
 
 PANEL = "Serve"
 
+INDEX = typer.Option(None, help="An index folder to serve /v1/search and /v1/documents from.")
+HOST = typer.Option("127.0.0.1", help="Address to bind (loopback unless you give an API key).")
+PORT = typer.Option(8000, min=1, max=65535, help="Port to bind.")
+API_KEY = typer.Option(None, envvar="EMBERTA_API_KEY", help="Require 'Authorization: Bearer KEY'.")
+INSECURE = typer.Option(False, "--insecure", help="Allow a non-loopback address without an API key.")
+MAX_BATCH_TOKENS = typer.Option(16_384, min=1, help="Tokens per model call across batched requests.")
+MAX_INPUTS = typer.Option(2048, min=1, help="Texts per request (more: 413).")
+MAX_INPUT_CHARS = typer.Option(32_768, min=1, help="Characters per text (more: 413).")
+MAX_QUEUE = typer.Option(8192, min=1, help="Texts waiting to be encoded before new requests get 503.")
+CORS_ORIGIN = typer.Option([], help="Allow browser calls from this origin (repeatable); off by default.")
+
 
 def register(app: typer.Typer) -> None:
     app.command("serve", rich_help_panel=PANEL)(serve)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @handle_errors
@@ -31,37 +32,29 @@ def serve(
     model: str = MODEL,
     backend: str = BACKEND,
     quantize: str | None = QUANTIZE,
-    index: Path | None = typer.Option(None, help="An index folder to serve /v1/search and /v1/documents from."),
-    host: str = typer.Option("127.0.0.1", help="Address to bind (loopback unless you give an API key)."),
-    port: int = typer.Option(8000, min=1, max=65535, help="Port to bind."),
-    api_key: str | None = typer.Option(None, envvar="EMBERTA_API_KEY", help="Require 'Authorization: Bearer KEY'."),
-    insecure: bool = typer.Option(False, "--insecure", help="Allow a non-loopback address without an API key."),
-    max_batch_tokens: int = typer.Option(16_384, min=1, help="Tokens per model call across batched requests."),
-    max_inputs: int = typer.Option(2048, min=1, help="Texts per request (more: 413)."),
-    max_input_chars: int = typer.Option(32_768, min=1, help="Characters per text (more: 413)."),
-    max_queue: int = typer.Option(8192, min=1, help="Texts waiting to be encoded before new requests get 503."),
-    cors_origin: list[str] = typer.Option(
-        [], help="Allow browser calls from this origin (repeatable); off by default."
-    ),
+    index: Path | None = INDEX,
+    host: str = HOST,
+    port: int = PORT,
+    api_key: str | None = API_KEY,
+    insecure: bool = INSECURE,
+    max_batch_tokens: int = MAX_BATCH_TOKENS,
+    max_inputs: int = MAX_INPUTS,
+    max_input_chars: int = MAX_INPUT_CHARS,
+    max_queue: int = MAX_QUEUE,
+    cors_origin: list[str] = CORS_ORIGIN,
 ) -> None:
     """Serve embeddings (OpenAI-compatible /v1/embeddings) and search over HTTP."""
     from emberta.encoders import load_encoder
-    from emberta.errors import OptionError
+    from emberta.serve import ServeSettings, check_bind, create_app
 
-    if not is_loopback(host) and not api_key and not insecure:
-        raise OptionError(
-            f"--host {host} is reachable from other machines; give an API key (--api-key or EMBERTA_API_KEY) or "
-            "pass --insecure to serve it without one"
-        )
+    check_bind(host, api_key=api_key, insecure=insecure)
     encoder = load_encoder(model, **encoder_options(backend=backend, quantize=quantize))
     opened = None
     if index is not None:
         from emberta.index import Index
 
-        opened = Index.open(index, encoder=encoder if _same_vectors(index, encoder) else None)
+        opened = Index.open(index, encoder=encoder)
     import uvicorn
-
-    from emberta.serve import ServeSettings, create_app
 
     settings = ServeSettings(api_key=api_key, max_inputs=max_inputs, max_input_chars=max_input_chars,
                              max_batch_tokens=max_batch_tokens, max_queue_texts=max_queue,
@@ -69,12 +62,3 @@ def serve(
     app = create_app(encoder, index=opened, settings=settings)
     echo_err(f"serving {encoder.name} on http://{host}:{port} (docs at /docs)" + (f", index {index}" if index else ""))
     uvicorn.run(app, host=host, port=port, log_level="warning")
-
-
-def _same_vectors(index: Path, encoder) -> bool:
-    import json
-
-    try:
-        return json.loads((index / "index.json").read_text())["fingerprint"] == encoder.fingerprint
-    except (OSError, ValueError, KeyError):
-        return False

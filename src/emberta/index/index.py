@@ -39,6 +39,8 @@ class Index:
         self.embedder = IndexEncoder(path, config, self.transforms, encoder)
         self._state = IndexState(path, store, self.vectors, self.ann_spec, self.dim)
         self._state.refresh()
+        if writable and self._state.ann_behind:  # a writer died before saving the ANN: save the caught-up one
+            self._state.save_ann()
 
     # ---- creating and opening ------------------------------------------------------------------------
     @classmethod
@@ -108,10 +110,7 @@ class Index:
                 f"`emberta index repair {path}`",
                 path=path,
             )
-        index = cls(path, config, store, writable=writable, lock=lock, encoder=encoder)
-        if writable and index._state.ann_behind:
-            index._state.save_ann()
-        return index
+        return cls(path, config, store, writable=writable, lock=lock, encoder=encoder)
 
     def close(self) -> None:
         self.store.close()

@@ -45,7 +45,7 @@ class MicroBatcher:
         self._queued_texts = 0
         self._cond = threading.Condition()
         self._closed = False
-        self.batch_sizes: list[int] = []  # texts per model call, for /metrics (the app drains it)
+        self.batch_sizes: list[int] = []  # texts per model call, for /metrics (see drain_batch_sizes)
         self._thread = threading.Thread(target=self._run, name="emberta-batcher", daemon=True)
         self._thread.start()
 
@@ -66,6 +66,12 @@ class MicroBatcher:
             self._queued_texts += len(texts)
             self._cond.notify()
         return await job.future
+
+    def drain_batch_sizes(self) -> list[int]:
+        """The batch sizes recorded since the last call, removed from `batch_sizes`."""
+        taken = self.batch_sizes[:]
+        del self.batch_sizes[: len(taken)]  # the worker may append meanwhile; those stay for the next call
+        return taken
 
     def close(self) -> None:
         with self._cond:

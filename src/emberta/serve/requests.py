@@ -1,0 +1,140 @@
+"""Request bodies: reading the JSON body within the size limit, and one typed request per endpoint that takes a
+body, checked field by field. Every refusal is an ApiError whose status, message and `param` clients rely on."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from emberta.index.search import MODES
+from emberta.serve.errors import ApiError
+from emberta.serve.settings import ServeSettings
+
+EMBEDDING_FIELDS = {"input", "model", "encoding_format", "dimensions", "user"}
+SEARCH_FIELDS = {"query", "k", "filter", "mode", "weights"}
+
+
+async def read_json(request: Request, max_body_bytes: int) -> dict:
+    """The request's JSON object; 413 over `max_body_bytes`, 400 when it does not parse, 422 when not an object."""
+    body = await request.body()
+    if len(body) > max_body_bytes:  # Content-Length may be absent (chunked), so the middleware alone is not enough
+        raise ApiError(413, f"request body is over the limit of {max_body_bytes} bytes")
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ApiError(400, f"could not parse the JSON body of the request ({exc})") from None
+    if not isinstance(payload, dict):
+        raise ApiError(422, "the request body must be a JSON object")
+    return payload
+
+
+def check_texts(value, param: str, settings: ServeSettings) -> list[str]:
+    """`value` (a string or a list of strings) as a list of non-empty texts within the settings' limits."""
+    texts = [value] if isinstance(value, str) else value
+    if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+        raise ApiError(422, f"'{param}' must be a string or a list of strings (token arrays are not "
+                            "supported)", param=param)  # fmt: skip
+    if not texts:
+        raise ApiError(422, f"'{param}' is an empty list; send at least one text", param=param)
+    if len(texts) > settings.max_inputs:
+        raise ApiError(413, f"{len(texts)} inputs; at most {settings.max_inputs} per request", param=param)
+    for i, text in enumerate(texts):
+        if not text:
+            raise ApiError(422, f"'{param}[{i}]' is an empty string", param=param)
+        if len(text) > settings.max_input_chars:
+            raise ApiError(413, f"'{param}[{i}]' has {len(text)} characters; at most "
+                                f"{settings.max_input_chars}", param=param)  # fmt: skip
+    return texts
+
+
+@dataclass(frozen=True)
+class EmbeddingRequest:
+    """OpenAI's embeddings request: `input`, `model`, `encoding_format`, `dimensions` (`user` is ignored)."""
+
+    texts: list[str]
+    encoding_format: str = "float"
+    dimensions: int | None = None
+
+    @classmethod
+    def parse(cls, body: dict, settings: ServeSettings, encoder) -> EmbeddingRequest:
+        """Check `body` against what OpenAI accepts and what `encoder` serves."""
+        _refuse_unknown(body, EMBEDDING_FIELDS)
+        if "input" not in body:
+            raise ApiError(422, "'input' is a required property", param="input")
+        texts = check_texts(body["input"], "input", settings)
+        model = body.get("model")
+        if model is not None and model not in model_names(encoder.name):
+            raise ApiError(404, f"the model {model!r} does not exist here; this server serves {encoder.name!r}",
+                           param="model", code="model_not_found")  # fmt: skip
+        encoding = body.get("encoding_format", "float")
+        if encoding not in ("float", "base64"):
+            raise ApiError(422, "'encoding_format' must be 'float' or 'base64'", param="encoding_format")
+        dimensions = body.get("dimensions")
+        if dimensions is not None and not _whole_number(dimensions, 1, encoder.dim):
+            raise ApiError(422, f"'dimensions' must be a whole number from 1 to {encoder.dim}", param="dimensions")
+        return cls(texts, encoding, dimensions)
+
+
+@dataclass(frozen=True)
+class SimilarityRequest:
+    """Two texts to compare: {"a": "...", "b": "..."}."""
+
+    a: str
+    b: str
+
+    @classmethod
+    def parse(cls, body: dict, settings: ServeSettings) -> SimilarityRequest:
+        """Check that `a` and `b` are one text each."""
+        a, b = (check_texts(body.get(key), key, settings) for key in ("a", "b"))
+        if len(a) != 1 or len(b) != 1:
+            raise ApiError(422, "'a' and 'b' are one text each")
+        return cls(a[0], b[0])
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """A search of the loaded index: {"query", "k": 10, "filter": null, "mode": "dense", "weights": [1, 1]}."""
+
+    query: str
+    k: int = 10
+    filter: str | None = None
+    mode: str = "dense"
+    weights: tuple[float, float] = (1.0, 1.0)
+
+    @classmethod
+    def parse(cls, body: dict) -> SearchRequest:
+        """Check each field; the filter's own grammar is checked by the index when it runs."""
+        _refuse_unknown(body, SEARCH_FIELDS)
+        query = body.get("query")
+        if not isinstance(query, str) or not query.strip():
+            raise ApiError(422, "'query' must be a non-empty string", param="query")
+        k = body.get("k", 10)
+        if not _whole_number(k, 1, 1000):
+            raise ApiError(422, "'k' must be a whole number from 1 to 1000", param="k")
+        flt = body.get("filter")
+        if flt is not None and not isinstance(flt, str):
+            raise ApiError(422, "'filter' must be a string such as \"lang = 'en'\"", param="filter")
+        weights = body.get("weights", [1.0, 1.0])
+        if not (isinstance(weights, list) and len(weights) == 2 and all(isinstance(w, (int, float)) for w in weights)):
+            raise ApiError(422, "'weights' must be two numbers [dense, bm25]", param="weights")
+        mode = body.get("mode", "dense")
+        if mode not in MODES:  # 400, as when the index refused it
+            raise ApiError(400, f"unknown search mode {mode!r}; choose one of {', '.join(MODES)}", param="mode")
+        return cls(query, k, flt, mode, (weights[0], weights[1]))
+
+
+def model_names(name: str) -> set[str]:
+    """The names a request may give for the model `name`: itself, its last path part, or "default"."""
+    return {name, name.split("/")[-1], "default"}
+
+
+def _refuse_unknown(body: dict, known: set[str]) -> None:
+    unknown = sorted(set(body) - known)
+    if unknown:  # OpenAI's own wording, which its clients recognise
+        raise ApiError(400, f"Unrecognized request argument supplied: {unknown[0]}", param=unknown[0])
+
+
+def _whole_number(value, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high

@@ -1,0 +1,44 @@
+"""Operations and the web page: `GET /healthz`, `GET /readyz`, `GET /metrics` (Prometheus) and `GET /`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+
+from emberta.serve.dependencies import State
+
+PAGE = Path(__file__).resolve().parent.parent / "page.html"
+
+router = APIRouter()
+
+
+@router.get("/", include_in_schema=False)
+async def page():
+    """A search box over the index and a two-text similarity widget (plain HTML and JS)."""
+    return HTMLResponse(PAGE.read_text(encoding="utf-8"))
+
+
+# no docstrings below: FastAPI would publish them in the OpenAPI schema, which stays as it was
+@router.get("/healthz")
+async def healthz():
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(state: State):
+    # ready once the model has encoded a warm-up text; 503 before
+    if not state.ready:
+        return JSONResponse({"status": "starting"}, status_code=503)
+    return {
+        "status": "ready",
+        "model": state.encoder.name,
+        "index": None if state.index is None else str(state.index.path),
+    }
+
+
+@router.get("/metrics")
+async def prometheus(state: State):
+    depth = state.batcher.queue_depth if state.batcher else 0
+    return PlainTextResponse(state.metrics.render(depth), media_type="text/plain; version=0.0.4")
