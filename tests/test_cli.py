@@ -17,8 +17,8 @@ runner = CliRunner()
 TEXTS = ["first text", "", "a third, longer text about foxes and dogs"]
 
 
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args])
+def run(*args, input=None):
+    return runner.invoke(app, [str(a) for a in args], input=input)
 
 
 @pytest.fixture
@@ -67,6 +67,30 @@ def test_encode_txt_with_limit_and_literal_prompt(tiny_models, tmp_path):
     assert run("encode", path, "-m", tiny_models["bert"], "-o", out, "--limit", "2", "--prompt", "q: ").exit_code == 0
     expected = emberta.load_encoder(tiny_models["bert"]).encode(["q: " + t for t in TEXTS[:2]])
     np.testing.assert_allclose(np.load(out), expected, atol=1e-6)
+    sidecar = json.loads((tmp_path / "v.npy.json").read_text())
+    assert sidecar["prompt"] == "q: "
+    assert sidecar["fingerprint"] == emberta.load_encoder(tiny_models["bert"], prompt="q: ").fingerprint
+
+
+def test_encode_prompt_and_prompt_name_together_is_an_error(tiny_models, jsonl, tmp_path):
+    out = tmp_path / "v.npy"
+    result = run("encode", jsonl, "-m", tiny_models["bert-st"], "-o", out, "--prompt", "q: ", "--prompt-name", "query")
+    assert result.exit_code == 2, result.output
+    assert "give either prompt" in result.stderr and not out.exists()
+
+
+def test_encode_standard_input_with_format(tiny_models, tmp_path):
+    lines = "".join(json.dumps({"id": f"d{i}", "text": t}) + "\n" for i, t in enumerate(TEXTS))
+    out = tmp_path / "v.npy"
+    result = run("encode", "-", "-m", tiny_models["bert"], "-o", out, "--format", "jsonl", "--id-field", "id",
+                 input=lines)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    vectors, ids = emberta.read_vectors(out)
+    np.testing.assert_allclose(vectors, emberta.load_encoder(tiny_models["bert"]).encode(TEXTS), atol=1e-6)
+    assert ids == ["d0", "d1", "d2"]
+    assert json.loads((tmp_path / "v.npy.json").read_text())["source"] == "<stdin>"
+    result = run("encode", "-", "-m", tiny_models["bert"], "-o", tmp_path / "w.npy", input=lines)
+    assert result.exit_code == 2 and "--format" in result.stderr and not (tmp_path / "w.npy").exists()
 
 
 def test_encode_reports_long_texts_once(tiny_models, tmp_path):
@@ -172,3 +196,16 @@ def test_similarity_and_info(tiny_models):
         assert label in table.stdout
     details = json.loads(run("info", tiny_models["roberta-st"], "--json").stdout)
     assert details["dim"] == 32 and details["pooling"] == "mean" and details["prompts"]["document"] == "passage: "
+
+
+def test_similarity_uses_backend_and_quantize(tiny_models, tmp_path, monkeypatch):
+    """--backend and --quantize reach the encoder: an invalid pair is refused, --backend onnx exports once."""
+    result = run("similarity", "a fox", "a dog", "-m", tiny_models["bert"], "--quantize", "int8")
+    assert result.exit_code == 2 and "needs the ONNX backend" in result.stderr
+    monkeypatch.setenv("EMBERTA_CACHE", str(tmp_path / "cache"))
+    result = run("similarity", "a fox", "a dog", "-m", tiny_models["bert"], "--backend", "onnx")
+    assert result.exit_code == 0, result.output
+    assert len(list((tmp_path / "cache" / "onnx").iterdir())) == 1
+    encoder = emberta.load_encoder(tiny_models["bert"])
+    vectors = encoder.encode(["a fox", "a dog"])
+    assert float(result.stdout) == pytest.approx(float(encoder.similarity(vectors[:1], vectors[1:])[0, 0]), abs=1e-3)

@@ -42,6 +42,11 @@ def test_eval_bad_input_exits_2(tiny_models, tmp_path):
         (["--task-type", "sts"], "a sts task takes --file"),
         (["--task-type", "classification", "--train", sts_file(tmp_path)], "takes --train FILE and --test FILE"),
         (["--file", sts_file(tmp_path)], "needs --task-type"),
+        (["--suite", "STSBenchmark"], "unknown suite 'STSBenchmark'; choose one of quick, full"),
+        (["--tasks", ""], "no task given"),
+        (["--tasks", "STSBenchmark", "--name", "mine"], "--name names an ad-hoc task's result"),
+        (["--suite", "quick", "--samples-per-label", "0"], "--samples-per-label must be at least 1, got 0"),
+        (["--task-type", "sts", "--file", sts_file(tmp_path), "--n-experiments", "-1"], "--n-experiments must be"),
     ]
     for args, message in cases:
         result = run("eval", "-m", tiny_models["bert"], "--no-cache", "--output-dir", tmp_path / "r", *args)

@@ -13,8 +13,8 @@ from emberta.cli.main import app
 runner = CliRunner()
 
 
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args])
+def run(*args, input=None):
+    return runner.invoke(app, [str(a) for a in args], input=input)
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +50,7 @@ def test_build_search_info_check(built):
     assert "kittens" in result.stdout
     info = json.loads(run("index", "info", built).stdout)
     assert info["documents"] == 60 and info["fields"] == {"lang": "text", "year": "number"}
+    assert json.loads(run("index", "info", built, "--json").stdout) == info
     assert run("index", "check", built).stdout.strip().endswith("ok")
 
 
@@ -69,7 +70,7 @@ def test_add_upsert_delete(tmp_path, built, docs):
     assert result.exit_code == 2 and "no document with id 'nope'" in result.output
     assert json.loads(run("index", "info", idx).stdout)["deleted_slots"] == 62
     result = run("index", "compact", idx)
-    assert result.exit_code == 0 and "58 documents in 58 slots (were 120)" in result.output
+    assert result.exit_code == 0 and result.stdout.strip() == f"{idx}: compacted: 58 documents, 120 slots before"
     assert json.loads(run("index", "info", idx).stdout)["deleted_slots"] == 0
 
 
@@ -137,6 +138,8 @@ def test_locked_missing_and_damaged_indexes(tmp_path, built, docs):
         assert run("search", idx, "kittens").exit_code == 0  # readers go on
     result = run("search", tmp_path / "nowhere", "kittens")
     assert result.exit_code == 2 and "no index here" in result.output
+    result = run("index", "check", docs)
+    assert result.exit_code == 2 and result.stderr == f"error: {docs}: no index here (not a folder)\n"
     (idx / "ann.faiss").write_bytes(b"garbage")
     result = run("search", idx, "kittens")
     assert result.exit_code == 2 and "ANN file is unreadable" in result.output and "index repair" in result.output
@@ -145,3 +148,16 @@ def test_locked_missing_and_damaged_indexes(tmp_path, built, docs):
     result = run("index", "repair", idx)
     assert result.exit_code == 0 and "rebuilt ann.faiss" in result.output
     assert run("index", "check", idx).exit_code == 0
+
+
+def test_build_and_add_from_standard_input(tmp_path, docs, tiny_models):
+    lines = docs.read_text().splitlines(keepends=True)
+    out = tmp_path / "idx"
+    result = run("index", "build", "-", "--out", out, "--model", tiny_models["bert-st"], "--format", "jsonl",
+                 "--meta-fields", "lang", input="".join(lines[:40]))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    result = run("index", "add", out, "-", "--format", "jsonl", "--meta-fields", "lang", input="".join(lines[40:]))
+    assert result.exit_code == 0, result.output
+    assert json.loads(run("index", "info", out).stdout)["documents"] == 60
+    result = run("index", "add", out, "-", input="".join(lines[:1]))
+    assert result.exit_code == 2 and "--format" in result.stderr

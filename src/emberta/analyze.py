@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from emberta.io.datasets import data_root, dataset_folder
 from emberta.io.readers import TextReader
 from emberta.similarity import score_matrix
 from emberta.task_kinds import KINDS, subsets
-from emberta.tasks.registry import get_task
+from emberta.tasks.registry import DEFAULT_BIAS_TESTS, get_task
 from emberta.transforms.hubness import HubnessReduction
 
 
@@ -129,13 +130,24 @@ GENDER_PAIRS = [
 
 
 def bias_tests(
-    encoder_or_spec: Encoder | str | Path, paths: list[Path], *, debias: bool = False, permutations: int = 10_000
+    encoder_or_spec: Encoder | str | Path,
+    tests: str | Sequence[str] = DEFAULT_BIAS_TESTS,
+    *,
+    data_dir=None,
+    debias: bool = False,
+    permutations: int = 10_000,
 ) -> list[dict]:
-    """WEAT/SEAT effect sizes and permutation p-values of each test file; with debias, also after removing the
-    gender direction (HardDebias fitted on GENDER_PAIRS)."""
+    """WEAT/SEAT effect sizes and permutation p-values of each test, a row per test; with debias, also after
+    removing the gender direction (HardDebias fitted on GENDER_PAIRS). tests: names of files in the data
+    directory's weat_seat/ folder, comma-separated or a list (e.g. "weat6,sent-weat7"); every file is read and
+    checked before the model loads."""
     from emberta.geometry.bias import weat
     from emberta.transforms.linear import HardDebias
 
+    paths = datasets.weat_test_paths(data_dir, tests)
+    if not paths:
+        raise OptionError(f"no bias test named ({tests!r}); name files of weat_seat/, e.g. --tests weat6,sent-weat7")
+    loaded = [datasets.read_weat(path) for path in paths]
     encoder = encoder_or_spec if isinstance(encoder_or_spec, Encoder) else load_encoder(encoder_or_spec)
     debiaser = None
     if debias:
@@ -144,8 +156,7 @@ def bias_tests(
             encoder.encode(words, show_progress=False), np.repeat(np.arange(len(GENDER_PAIRS)), 2)
         )
     rows = []
-    for path in paths:
-        test = datasets.read_weat(path)
+    for test in loaded:
         sets = [encoder.encode(examples, show_progress=False) for _, examples in (*test.targets, *test.attributes)]
         result = weat(*sets, permutations=permutations)
         row = {"test": test.name, "targets": " vs ".join(c for c, _ in test.targets),

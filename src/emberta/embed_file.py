@@ -56,7 +56,7 @@ def encode_file(
         "fingerprint": encoder.fingerprint,
         "options": encoder.vector_options(),
         "prompt": resolved_prompt,
-        "source": str(reader.path),
+        "source": reader.name,
         "field": None if reader.format == ".txt" else reader.field,
         "id_field": reader.id_field,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -47,6 +48,24 @@ def handle_errors(command: Callable) -> Callable:
 def progress_enabled(quiet: bool) -> bool:
     """Progress bars show on a terminal, unless --quiet."""
     return not quiet and sys.stderr.isatty()
+
+
+@contextmanager
+def progress_bar(
+    label: str, *, quiet: bool, total: Callable[[], int | None] | None = None
+) -> Iterator[Callable[[int], None] | None]:
+    """A transient progress bar on stderr when progress_enabled(quiet): yields advance(k), which moves it on by k
+    items, else None. total: called only when the bar shows (counting the lines of a big file takes a while)."""
+    if not progress_enabled(quiet):
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=None if total is None else total())
+        yield lambda k: bar.advance(task, k)
 
 
 DATA_DIR = typer.Option(None, help="Folder holding the datasets (default: $EMBERTA_DATA).")

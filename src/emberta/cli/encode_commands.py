@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from emberta.cli.common import echo_err, encoder_options, handle_errors, progress_enabled
+from emberta.cli.common import echo_err, encoder_options, handle_errors, progress_bar
 
 PANEL = "Encode"
 
@@ -32,6 +32,23 @@ BACKEND = typer.Option(
 QUANTIZE = typer.Option(None, help="int8 (with --backend onnx): dynamic int8 quantization.")
 
 
+INPUT = typer.Argument(
+    ..., help="Texts: .txt (one per line), .jsonl, .csv, .tsv (optionally .gz), .parquet; '-' for standard input."
+)
+OUT = typer.Option(..., "--out", "-o", help="Output: .npy (plus OUT.json sidecar) or .parquet (id + vector).")
+FIELD = typer.Option("text", help="JSON field or CSV/parquet column holding the text.")
+ID_FIELD = typer.Option(None, help="Field holding row ids (.npy: written to OUT.ids.jsonl).")
+BATCH_SIZE = typer.Option(32, min=1, help="Texts per forward pass.")
+ERRORS = typer.Option("strict", help="Lines that are not UTF-8: 'strict' (stop) or 'replace' (U+FFFD).")
+LIMIT = typer.Option(None, min=1, help="Encode only the first N texts.")
+INPUT_FORMAT = typer.Option(
+    None,
+    "--format",
+    help="Input format when reading standard input ('-'): txt, jsonl, csv, tsv or parquet (add .gz when gzipped).",
+)
+QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar or summary.")
+
+
 def register(app: typer.Typer) -> None:
     app.command("encode", rich_help_panel=PANEL)(encode)
     app.command("similarity", rich_help_panel=PANEL)(similarity)
@@ -40,16 +57,13 @@ def register(app: typer.Typer) -> None:
 
 @handle_errors
 def encode(
-    input: Path = typer.Argument(
-        ..., help="Texts: .txt (one per line), .jsonl, .csv, .tsv (optionally .gz), .parquet."
-    ),
-    out: Path = typer.Option(
-        ..., "--out", "-o", help="Output: .npy (plus OUT.json sidecar) or .parquet (id + vector)."
-    ),
+    input: Path = INPUT,
+    out: Path = OUT,
     model: str = MODEL,
-    field: str = typer.Option("text", help="JSON field or CSV/parquet column holding the text."),
-    id_field: str | None = typer.Option(None, help="Field holding row ids (.npy: written to OUT.ids.jsonl)."),
-    batch_size: int = typer.Option(32, min=1, help="Texts per forward pass."),
+    field: str = FIELD,
+    id_field: str | None = ID_FIELD,
+    input_format: str | None = INPUT_FORMAT,
+    batch_size: int = BATCH_SIZE,
     pooling: str | None = POOLING,
     normalize: bool | None = NORMALIZE,
     prompt: str | None = PROMPT,
@@ -59,12 +73,12 @@ def encode(
     layer: int | None = LAYER,
     long_text: str = LONG_TEXT,
     chunk_overlap: int = CHUNK_OVERLAP,
-    errors: str = typer.Option("strict", help="Lines that are not UTF-8: 'strict' (stop) or 'replace' (U+FFFD)."),
-    limit: int | None = typer.Option(None, min=1, help="Encode only the first N texts."),
+    errors: str = ERRORS,
+    limit: int | None = LIMIT,
     threads: int | None = THREADS,
     backend: str = BACKEND,
     quantize: str | None = QUANTIZE,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+    quiet: bool = QUIET,
 ) -> None:
     """Encode a file of texts into a vector file (streamed; written atomically)."""
     from emberta.embed_file import encode_file
@@ -72,37 +86,19 @@ def encode(
     from emberta.io.readers import TextReader
     from emberta.io.vectors import check_vector_path
 
-    reader = TextReader(input, field=field, id_field=id_field, errors=errors)
+    reader = TextReader(input, format=input_format, field=field, id_field=id_field, errors=errors)
     reader.check_first()
     check_vector_path(out)
-    encoder = load_encoder(
-        model,
-        **encoder_options(
-            pooling=pooling,
-            normalize=normalize,
-            truncate_dim=truncate_dim,
-            max_length=max_length,
-            layer=layer,
-            long_text=long_text,
-            chunk_overlap=chunk_overlap,
-            threads=threads,
-            prompt_name=prompt_name if prompt is None else None,
-            backend=backend,
-            quantize=quantize,
-        ),
-    )
-    kwargs = dict(prompt=prompt, batch_size=batch_size, limit=limit)
-    if progress_enabled(quiet):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    options = encoder_options(pooling=pooling, normalize=normalize, truncate_dim=truncate_dim, max_length=max_length,
+                              layer=layer, long_text=long_text, chunk_overlap=chunk_overlap, threads=threads,
+                              prompt=prompt, prompt_name=prompt_name, backend=backend, quantize=quantize)  # fmt: skip
+    encoder = load_encoder(model, **options)
 
-        hint = reader.count_hint()
-        total = min(hint, limit) if hint is not None and limit is not None else hint or limit
-        columns = (TextColumn("encoding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        with Progress(*columns, transient=True) as bar:
-            task = bar.add_task("encode", total=total)
-            report = encode_file(encoder, reader, str(out), on_progress=lambda k: bar.advance(task, k), **kwargs)
-    else:
-        report = encode_file(encoder, reader, str(out), **kwargs)
+    def total() -> int | None:
+        return min((n for n in (reader.count_hint(), limit) if n is not None), default=None)
+
+    with progress_bar("encoding", quiet=quiet, total=total) as advance:
+        report = encode_file(encoder, reader, str(out), batch_size=batch_size, limit=limit, on_progress=advance)
     if report.replaced_lines:
         echo_err(f"warning: {report.replaced_lines} lines were not UTF-8 and were decoded with U+FFFD replacements")
     if not quiet:
@@ -124,20 +120,11 @@ def similarity(
 ) -> None:
     """Print the cosine similarity of two texts."""
     from emberta.encoders import load_encoder
-
-    encoder = load_encoder(
-        model,
-        **encoder_options(
-            pooling=pooling,
-            prompt_name=prompt_name,
-            max_length=max_length,
-            layer=layer,
-            truncate_dim=truncate_dim,
-        ),
-    )
     from emberta.similarity import paired_cosine
 
-    vectors = encoder.encode([text_a, text_b], show_progress=False)
+    options = encoder_options(pooling=pooling, prompt_name=prompt_name, max_length=max_length, layer=layer,
+                              truncate_dim=truncate_dim, backend=backend, quantize=quantize)  # fmt: skip
+    vectors = load_encoder(model, **options).encode([text_a, text_b], show_progress=False)
     typer.echo(f"{float(paired_cosine(vectors[:1], vectors[1:])[0]):.4f}")
 
 

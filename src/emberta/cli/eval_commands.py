@@ -2,18 +2,39 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import typer
 
 from emberta.cli.common import DATA_DIR, data_dir_or_none, echo_err, encoder_options, handle_errors, progress_enabled
 from emberta.cli.encode_commands import BACKEND, MODEL, QUANTIZE
+from emberta.tasks.registry import DEFAULT_N_EXPERIMENTS, DEFAULT_SAMPLES_PER_LABEL
 
 PANEL = "Evaluate"
-TASK_TYPE_HELP = (
-    "Ad-hoc task on your files: sts, pair-classification, classification, clustering, retrieval, reranking, bitext."
+TASKS = typer.Option(None, help="Comma-separated task names (see `emberta tasks`).")
+SUITE = typer.Option(None, help="quick (one task per type, minutes; the default) or full (every task).")
+TASK_TYPE = typer.Option(
+    None,
+    help="Ad-hoc task on your files: sts, pair-classification, classification, clustering, retrieval, reranking, "
+    "bitext.",
 )
+FILE = typer.Option(None, help="Ad-hoc task data: a .jsonl file (retrieval: a BEIR folder).")
+TRAIN = typer.Option(None, help="Ad-hoc classification: training .jsonl.")
+TEST = typer.Option(None, help="Ad-hoc classification: test .jsonl.")
+NAME = typer.Option(None, help="Name of the ad-hoc task's result.")
+SAMPLES_PER_LABEL = typer.Option(
+    None, help=f"Classification: training rows per label (default {DEFAULT_SAMPLES_PER_LABEL})."
+)
+N_EXPERIMENTS = typer.Option(None, help=f"Classification: repeated experiments (default {DEFAULT_N_EXPERIMENTS}).")
+OUTPUT_DIR = typer.Option(Path("results"), help="Result JSON goes to DIR/<model>/<fingerprint>/.")
+NO_CACHE = typer.Option(False, "--no-cache", help="Do not read or write the embedding cache.")
+BATCH_SIZE = typer.Option(32, min=1, help="Texts per forward pass.")
+INDEX_BACKEND = typer.Option(
+    None,
+    help="Retrieval through an emberta index instead of exact search: hnsw, flat, int8, binary or a FAISS "
+    "factory string (measures ANN quality; runs keep each query's top 100).",
+)
+SEARCH_MODE = typer.Option("dense", help="With --index-backend: dense, bm25 or hybrid.")
 
 
 def register(app: typer.Typer) -> None:
@@ -24,52 +45,32 @@ def register(app: typer.Typer) -> None:
 @handle_errors
 def eval_command(
     model: str = MODEL,
-    tasks: str | None = typer.Option(None, help="Comma-separated task names (see `emberta tasks`)."),
-    suite: str | None = typer.Option(None, help="quick (one task per type, minutes) or full (every task)."),
-    task_type: str | None = typer.Option(None, help=TASK_TYPE_HELP),
-    file: Path | None = typer.Option(None, help="Ad-hoc task data: a .jsonl file (retrieval: a BEIR folder)."),
-    train: Path | None = typer.Option(None, help="Ad-hoc classification: training .jsonl."),
-    test: Path | None = typer.Option(None, help="Ad-hoc classification: test .jsonl."),
-    name: str | None = typer.Option(None, help="Name of the ad-hoc task's result."),
-    samples_per_label: int | None = typer.Option(None, help="Classification: training rows per label (8)."),
-    n_experiments: int | None = typer.Option(None, help="Classification: repeated experiments (10)."),
-    output_dir: Path = typer.Option(Path("results"), help="Result JSON goes to DIR/<model>/<fingerprint>/."),
+    tasks: str | None = TASKS,
+    suite: str | None = SUITE,
+    task_type: str | None = TASK_TYPE,
+    file: Path | None = FILE,
+    train: Path | None = TRAIN,
+    test: Path | None = TEST,
+    name: str | None = NAME,
+    samples_per_label: int | None = SAMPLES_PER_LABEL,
+    n_experiments: int | None = N_EXPERIMENTS,
+    output_dir: Path = OUTPUT_DIR,
     data_dir: Path | None = DATA_DIR,
-    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embedding cache."),
-    batch_size: int = typer.Option(32, min=1, help="Texts per forward pass."),
+    no_cache: bool = NO_CACHE,
+    batch_size: int = BATCH_SIZE,
     backend: str = BACKEND,
     quantize: str | None = QUANTIZE,
-    index_backend: str | None = typer.Option(
-        None,
-        help="Retrieval through an emberta index instead of exact search: hnsw, flat, int8, binary or a FAISS "
-        "factory string (measures ANN quality; runs keep each query's top 100).",
-    ),
-    search_mode: str = typer.Option("dense", help="With --index-backend: dense, bm25 or hybrid."),
+    index_backend: str | None = INDEX_BACKEND,
+    search_mode: str = SEARCH_MODE,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the summary table."),
 ) -> None:
     """Evaluate a model on MTEB-style tasks (offline, local data); print scores beside published ones."""
     from emberta.encoders import load_encoder
-    from emberta.errors import OptionError
     from emberta.evaluation import evaluate
-    from emberta.tasks.registry import adhoc_task, resolve_tasks
+    from emberta.tasks.registry import select_tasks
 
-    adhoc = task_type is not None or file is not None or train is not None or test is not None
-    if sum(x is not None for x in (tasks, suite)) + adhoc > 1:
-        raise OptionError("choose one of --tasks, --suite or an ad-hoc task (--task-type with --file/--train/--test)")
-    if adhoc:
-        if task_type is None:
-            raise OptionError("an ad-hoc task needs --task-type (sts, pair-classification, classification, ...)")
-        specs = [
-            adhoc_task(task_type, file=file, train=train, test=test, name=name,
-                       samples_per_label=samples_per_label or 8, n_experiments=n_experiments or 10)
-        ]  # fmt: skip
-    else:
-        specs = resolve_tasks(tasks or suite or "quick")
-        overrides = {
-            k: v for k, v in {"samples_per_label": samples_per_label, "n_experiments": n_experiments}.items() if v
-        }
-        specs = [dataclasses.replace(s, **overrides) if s.type == "Classification" else s for s in specs]
-
+    specs = select_tasks(tasks, suite, task_type, file=file, train=train, test=test, name=name,
+                         samples_per_label=samples_per_label, n_experiments=n_experiments)  # fmt: skip
     encoder = load_encoder(model, **encoder_options(backend=backend, quantize=quantize))
 
     def progress(result) -> None:

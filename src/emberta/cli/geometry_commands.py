@@ -1,4 +1,4 @@
-"""Diagnose and improve: `emberta analyze` and `emberta sweep`. Parsing and printing only."""
+"""Diagnose and improve: `emberta analyze`, `emberta sweep` and `emberta bias`. Parsing and printing only."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import typer
 
 from emberta.cli.common import DATA_DIR, echo_err, handle_errors
 from emberta.cli.encode_commands import MODEL
+from emberta.tasks.registry import DEFAULT_BIAS_TESTS
 
 PANEL = "Diagnose & improve"
 DEFAULT_CONFIGS = "none; center; whiten; abtt:3; clip; pca:128; trunc:128; int8; binary; mp"
@@ -76,9 +77,7 @@ def sweep_command(
 @handle_errors
 def bias_command(
     model: str = MODEL,
-    tests: str = typer.Option(
-        "weat6,weat7,weat8,sent-weat6,sent-weat7,sent-weat8", help="Test names (files of weat_seat/)."
-    ),
+    tests: str = typer.Option(",".join(DEFAULT_BIAS_TESTS), help="Test names (files of weat_seat/)."),
     data_dir: Path | None = DATA_DIR,
     debias: bool = typer.Option(False, help="Also report effect sizes after hard debiasing (gender direction)."),
     permutations: int = typer.Option(10_000, min=100, help="Permutations of the p-value test."),
@@ -87,10 +86,7 @@ def bias_command(
     from rich.console import Console
 
     from emberta.analyze import bias_tests
-    from emberta.io.datasets import data_root
     from emberta.report.tables import bias_table
 
-    folder = data_root(data_dir) / "weat_seat"
-    paths = [folder / f"{name.strip()}.jsonl" for name in tests.split(",") if name.strip()]
-    rows = bias_tests(model, paths, debias=debias, permutations=permutations)
+    rows = bias_tests(model, tests, data_dir=data_dir, debias=debias, permutations=permutations)
     Console(highlight=False).print(bias_table(rows))

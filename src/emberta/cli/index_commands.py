@@ -1,29 +1,50 @@
-"""Index & search stage: `emberta index build|add|delete|info|check|repair` and `emberta search`. Parsing and
-printing only."""
+"""Index & search stage: `emberta index build|add|delete|info|check|compact|repair` and `emberta search`.
+Parsing and printing only."""
 
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 
-from emberta.cli.common import echo_err, encoder_options, handle_errors, progress_enabled
-from emberta.cli.encode_commands import BACKEND, MAX_LENGTH, MODEL, POOLING, QUANTIZE, THREADS
+from emberta.cli.common import echo_err, encoder_options, handle_errors, progress_bar
+from emberta.cli.encode_commands import BACKEND, INPUT_FORMAT, MAX_LENGTH, MODEL, POOLING, QUANTIZE, QUIET, THREADS
 
 PANEL = "Index & search"
 
 index_app = typer.Typer(help="Build and maintain a document index (SQLite + FTS5 + FAISS).", no_args_is_help=True)
 INDEX = typer.Argument(..., help="The index folder.")
-SOURCE = typer.Argument(..., help="Documents: .jsonl, .csv, .tsv (optionally .gz) or .parquet.")
+SOURCE = typer.Argument(
+    ..., help="Documents: .jsonl, .csv, .tsv (optionally .gz) or .parquet; '-' for standard input (with --format)."
+)
 ID_FIELD = typer.Option("id", help="Field holding document ids.")
 TEXT_FIELD = typer.Option("text", help="Field holding the text.")
 META_FIELDS = typer.Option(
     None, help="Comma-separated metadata fields to store and filter on, or '*' for every other field."
 )
 UPSERT = typer.Option(False, "--upsert", help="Replace documents whose id is already in the index (else: error).")
-QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar or summary.")
+BUILD_OUT = typer.Option(..., "--out", "-o", help="The new index folder (must not exist).")
+ANN = typer.Option("hnsw", help="hnsw, flat, or a FAISS factory string such as 'IVF256,PQ32'.")
+INDEX_QUANTIZE = typer.Option(
+    None, help="int8 or binary: keep quantized codes in the ANN and re-score its shortlist with float vectors."
+)
+TRANSFORM = typer.Option(None, help="A saved transform pipeline folder applied before indexing.")
+BUILD_UPSERT = typer.Option(False, "--upsert", help="Later rows replace earlier rows with the same id.")
+INDEX_BACKEND = typer.Option(None, help=BACKEND.help)
+ENCODER_QUANTIZE = typer.Option(None, "--encoder-quantize", help=QUANTIZE.help)
+AS_JSON = typer.Option(False, "--json", help="Print JSON (as without it; accepted as in `emberta search --json`).")
+QUERY = typer.Argument(..., help="The query text.")
+K = typer.Option(10, "-k", "--k", min=1, help="Number of results.")
+FILTER = typer.Option(
+    None, "--filter", "-f", help="Metadata filter, e.g. \"lang = 'en' and year >= 2020 and tag in ('a','b')\"."
+)
+MODE = typer.Option("dense", help="dense (cosine), bm25 or hybrid (reciprocal-rank fusion).")
+WEIGHTS = typer.Option("1,1", help="Hybrid weights: dense,bm25.")
+EF = typer.Option(None, min=1, help="HNSW search breadth (default: the index's).")
+EXACT = typer.Option(False, "--exact", help="Skip the ANN: exact cosine over every passing document.")
+HUBNESS = typer.Option(None, help="csls: re-rank the dense shortlist to demote hubs.")
+SEARCH_JSON = typer.Option(False, "--json", help="Print results as JSON lines.")
 
 
 def register(app: typer.Typer) -> None:
@@ -31,58 +52,44 @@ def register(app: typer.Typer) -> None:
     app.command("search", rich_help_panel=PANEL)(search)
 
 
-def _reader(source: Path, text_field: str, id_field: str, meta_fields: str | None):
+def _reader(source: Path, input_format: str | None, text_field: str, id_field: str, meta_fields: str | None):
     from emberta.io.readers import TextReader
 
     fields = None
     if meta_fields:
         fields = "*" if meta_fields.strip() == "*" else [f.strip() for f in meta_fields.split(",") if f.strip()]
-    return TextReader(source, field=text_field, id_field=id_field, meta_fields=fields)
-
-
-@contextmanager
-def _progress(quiet: bool, total: int | None, label: str):
-    if not progress_enabled(quiet):
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda k: bar.advance(task, k)
+    return TextReader(source, format=input_format, field=text_field, id_field=id_field, meta_fields=fields)
 
 
 @index_app.command("build")
 @handle_errors
 def build(
     source: Path = SOURCE,
-    out: Path = typer.Option(..., "--out", "-o", help="The new index folder (must not exist)."),
+    out: Path = BUILD_OUT,
     model: str = MODEL,
     id_field: str = ID_FIELD,
     text_field: str = TEXT_FIELD,
     meta_fields: str | None = META_FIELDS,
-    ann: str = typer.Option("hnsw", help="hnsw, flat, or a FAISS factory string such as 'IVF256,PQ32'."),
-    quantize: str | None = typer.Option(
-        None, help="int8 or binary: keep quantized codes in the ANN and re-score its shortlist with float vectors."
-    ),
-    transform: Path | None = typer.Option(None, help="A saved transform pipeline folder applied before indexing."),
-    upsert: bool = typer.Option(False, "--upsert", help="Later rows replace earlier rows with the same id."),
+    input_format: str | None = INPUT_FORMAT,
+    ann: str = ANN,
+    quantize: str | None = INDEX_QUANTIZE,
+    transform: Path | None = TRANSFORM,
+    upsert: bool = BUILD_UPSERT,
     pooling: str | None = POOLING,
     max_length: int | None = MAX_LENGTH,
     threads: int | None = THREADS,
-    backend: str | None = typer.Option(None, help=BACKEND.help),
-    encoder_quantize: str | None = typer.Option(None, "--encoder-quantize", help=QUANTIZE.help),
+    backend: str | None = INDEX_BACKEND,
+    encoder_quantize: str | None = ENCODER_QUANTIZE,
     quiet: bool = QUIET,
 ) -> None:
     """Build an index from a file of documents (written to a hidden folder, renamed into place when done)."""
     from emberta.index.maintenance import build_index
 
-    reader = _reader(source, text_field, id_field, meta_fields)
+    reader = _reader(source, input_format, text_field, id_field, meta_fields)
     options = encoder_options(
         pooling=pooling, max_length=max_length, threads=threads, backend=backend, quantize=encoder_quantize
     )
-    with _progress(quiet, reader.count_hint(), "indexing") as advance:
+    with progress_bar("indexing", quiet=quiet, total=reader.count_hint) as advance:
         totals = build_index(
             reader,
             out,
@@ -106,6 +113,7 @@ def add(
     id_field: str = ID_FIELD,
     text_field: str = TEXT_FIELD,
     meta_fields: str | None = META_FIELDS,
+    input_format: str | None = INPUT_FORMAT,
     upsert: bool = UPSERT,
     quiet: bool = QUIET,
 ) -> None:
@@ -113,9 +121,10 @@ def add(
     from emberta.index import Index
     from emberta.index.maintenance import add_file
 
-    reader = _reader(source, text_field, id_field, meta_fields)
+    reader = _reader(source, input_format, text_field, id_field, meta_fields)
     reader.check_first()
-    with Index.open(index, writable=True) as idx, _progress(quiet, reader.count_hint(), "indexing") as advance:
+    progress = progress_bar("indexing", quiet=quiet, total=reader.count_hint)
+    with Index.open(index, writable=True) as idx, progress as advance:
         totals = add_file(idx, reader, upsert=upsert, on_progress=advance)
     if not quiet:
         echo_err(f"added {totals['added']} and replaced {totals['replaced']} documents in {index}")
@@ -138,7 +147,7 @@ def delete(
 
 @index_app.command("info")
 @handle_errors
-def info(index: Path = INDEX) -> None:
+def info(index: Path = INDEX, as_json: bool = AS_JSON) -> None:
     """Print an index's settings and counts as JSON."""
     from emberta.index import Index
 
@@ -152,10 +161,6 @@ def check(index: Path = INDEX) -> None:
     """Check that the parts of an index agree; exit 1 and list the problems when they do not."""
     from emberta.index.maintenance import check_index
 
-    if not index.is_dir():
-        from emberta.errors import InputError
-
-        raise InputError("no index here (not a folder)", path=index)
     problems = check_index(index)
     if not problems:
         typer.echo(f"{index}: ok")
@@ -173,9 +178,7 @@ def compact(index: Path = INDEX) -> None:
     from emberta.index.maintenance import compact_index
 
     result = compact_index(index)
-    typer.echo(
-        f"{index}: {result['documents']} documents in {result['documents']} slots (were {result['slots_before']})"
-    )
+    typer.echo(f"{index}: compacted: {result['documents']} documents, {result['slots_before']} slots before")
 
 
 @index_app.command("repair")
@@ -192,17 +195,15 @@ def repair(index: Path = INDEX) -> None:
 @handle_errors
 def search(
     index: Path = INDEX,
-    query: str = typer.Argument(..., help="The query text."),
-    k: int = typer.Option(10, "-k", "--k", min=1, help="Number of results."),
-    filter: str | None = typer.Option(
-        None, "--filter", "-f", help="Metadata filter, e.g. \"lang = 'en' and year >= 2020 and tag in ('a','b')\"."
-    ),
-    mode: str = typer.Option("dense", help="dense (cosine), bm25 or hybrid (reciprocal-rank fusion)."),
-    weights: str = typer.Option("1,1", help="Hybrid weights: dense,bm25."),
-    ef: int | None = typer.Option(None, min=1, help="HNSW search breadth (default: the index's)."),
-    exact: bool = typer.Option(False, "--exact", help="Skip the ANN: exact cosine over every passing document."),
-    hubness: str | None = typer.Option(None, help="csls: re-rank the dense shortlist to demote hubs."),
-    as_json: bool = typer.Option(False, "--json", help="Print results as JSON lines."),
+    query: str = QUERY,
+    k: int = K,
+    filter: str | None = FILTER,
+    mode: str = MODE,
+    weights: str = WEIGHTS,
+    ef: int | None = EF,
+    exact: bool = EXACT,
+    hubness: str | None = HUBNESS,
+    as_json: bool = SEARCH_JSON,
 ) -> None:
     """Search an index by meaning, keywords or both, optionally restricted by a metadata filter."""
     from emberta.errors import OptionError

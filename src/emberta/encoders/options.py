@@ -26,7 +26,8 @@ class EncoderOptions:
     truncate_dim: keep the first d dimensions (then renormalize when normalizing).
     normalize: L2-normalize vectors (default: as the model folder says; plain HF folders do not).
     max_length: tokens per input, special tokens included.
-    prompt / prompt_name: default prefix, literal or named in the model's prompts, for every encode call.
+    prompt / prompt_name: default prefix, literal or named in the model's prompts, for every encode call (one, not
+        both: giving both is an OptionError).
     long_text: "warn" (truncate and warn with a count) or "chunk" (windows of max_length tokens with
         `chunk_overlap` tokens of overlap, window vectors mean-pooled).
     threads: CPU threads of torch or ONNX Runtime (speed only; never changes vectors).

@@ -36,7 +36,7 @@ def add_file(
     Returns {"added", "replaced", "batches"}."""
     totals = {"added": 0, "replaced": 0, "batches": 0}
     records = iter(reader)
-    where = str(reader.path)
+    where = reader.name
     unseen = set(reader.meta_fields) if isinstance(reader.meta_fields, list) else set()
     try:
         while batch := list(islice(records, block)):
@@ -57,7 +57,7 @@ def add_file(
     finally:
         index.flush()
     for name in sorted(unseen):
-        warnings.warn(f"{reader.path}: no document has metadata field {name!r}; check --meta-fields", stacklevel=2)
+        warnings.warn(f"{reader.name}: no document has metadata field {name!r}; check --meta-fields", stacklevel=2)
     return totals
 
 

@@ -6,6 +6,7 @@ names. Paths are relative to the data directory (--data-dir / EMBERTA_DATA).
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,10 @@ MAIN_SCORES = {
     RERANKING: "map_at_1000",
     BITEXT_MINING: "f1",
 }
+DEFAULT_SUITE = "quick"
+# classification, as in MTEB: training rows sampled per label, and experiments (samples) averaged
+DEFAULT_SAMPLES_PER_LABEL = 8
+DEFAULT_N_EXPERIMENTS = 10
 
 
 @dataclass(frozen=True)
@@ -49,8 +54,8 @@ class TaskSpec:
     languages: dict[str, list[str]]
     split: str = "test"
     train: dict[str, str] = field(default_factory=dict)
-    samples_per_label: int = 8
-    n_experiments: int = 10
+    samples_per_label: int = DEFAULT_SAMPLES_PER_LABEL
+    n_experiments: int = DEFAULT_N_EXPERIMENTS
     text_field: str = "text"
     mteb: bool = False
     description: str = ""
@@ -134,6 +139,9 @@ SUITES: dict[str, list[str]] = {
     "full": list(TASKS),
 }
 
+# WEAT/SEAT bias tests (files of the data directory's weat_seat/) run unless others are named: the gender ones
+DEFAULT_BIAS_TESTS = ("weat6", "weat7", "weat8", "sent-weat6", "sent-weat7", "sent-weat8")
+
 
 def get_task(name: str) -> TaskSpec:
     """The registered task called `name`; an unknown name raises OptionError listing close matches."""
@@ -150,7 +158,7 @@ def get_task(name: str) -> TaskSpec:
 def resolve_tasks(tasks: str | list[str] | None) -> list[TaskSpec]:
     """Task specs from a suite name, a comma-separated string or a list of names (default: the quick suite)."""
     if tasks is None:
-        tasks = "quick"
+        tasks = DEFAULT_SUITE
     if isinstance(tasks, str):
         if tasks in SUITES:
             return [TASKS[n] for n in SUITES[tasks]]
@@ -178,8 +186,8 @@ def adhoc_task(
     train: str | Path | None = None,
     test: str | Path | None = None,
     name: str | None = None,
-    samples_per_label: int = 8,
-    n_experiments: int = 10,
+    samples_per_label: int = DEFAULT_SAMPLES_PER_LABEL,
+    n_experiments: int = DEFAULT_N_EXPERIMENTS,
 ) -> TaskSpec:
     """A task over the user's own files, with no registry entry. task_type: one of ADHOC_TYPES. `file` is a
     jsonl file (a BEIR folder for retrieval); classification takes `train` and `test` files instead."""
@@ -189,8 +197,7 @@ def adhoc_task(
     if kind == CLASSIFICATION:
         if train is None or test is None or file is not None:
             raise OptionError("a classification task takes --train FILE and --test FILE (not --file)")
-        if samples_per_label < 1 or n_experiments < 1:
-            raise OptionError("--samples-per-label and --n-experiments must be at least 1")
+        _check_classification_settings(samples_per_label, n_experiments)
         train_path, test_path = _existing(train, "--train"), _existing(test, "--test")
         return TaskSpec(
             name or _stem(test_path), kind, str(test_path.parent), {"default": (test_path.name,)}, {"default": []},
@@ -206,6 +213,49 @@ def adhoc_task(
     if path.is_dir():
         raise OptionError(f"--file {path} is a folder; a {task_type} task takes a .jsonl file")
     return TaskSpec(name or _stem(path), kind, str(path.parent), {"default": (path.name,)}, {"default": []})
+
+
+def select_tasks(
+    tasks: str | list[str] | None = None,
+    suite: str | None = None,
+    task_type: str | None = None,
+    *,
+    file: str | Path | None = None,
+    train: str | Path | None = None,
+    test: str | Path | None = None,
+    name: str | None = None,
+    samples_per_label: int | None = None,
+    n_experiments: int | None = None,
+) -> list[TaskSpec]:
+    """The tasks of one evaluation, from one source: registered `tasks` (names, comma-separated or a list), a
+    `suite` (quick, full), or an ad-hoc task over the user's files (`task_type` with `file`, or `train` and
+    `test`; see adhoc_task); the quick suite when none is given. samples_per_label and n_experiments, when
+    given, replace the settings of every classification task among them. Raises OptionError for a conflict."""
+    adhoc = any(x is not None for x in (task_type, file, train, test))
+    if (tasks is not None) + (suite is not None) + adhoc > 1:
+        raise OptionError("choose one of --tasks, --suite or an ad-hoc task (--task-type with --file/--train/--test)")
+    if name is not None and not adhoc:
+        raise OptionError("--name names an ad-hoc task's result; registered tasks keep their own names")
+    _check_classification_settings(samples_per_label, n_experiments)
+    if adhoc:
+        if task_type is None:
+            raise OptionError("an ad-hoc task needs --task-type (sts, pair-classification, classification, ...)")
+        specs = [adhoc_task(task_type, file=file, train=train, test=test, name=name)]
+    elif suite is not None:
+        if suite not in SUITES:
+            raise OptionError(f"unknown suite {suite!r}; choose one of {', '.join(SUITES)}, or name tasks with --tasks")
+        specs = resolve_tasks(suite)
+    else:
+        specs = resolve_tasks(DEFAULT_SUITE if tasks is None else tasks)
+    given = {"samples_per_label": samples_per_label, "n_experiments": n_experiments}
+    overrides = {key: value for key, value in given.items() if value is not None}
+    return [dataclasses.replace(s, **overrides) if s.type == CLASSIFICATION else s for s in specs]
+
+
+def _check_classification_settings(samples_per_label: int | None, n_experiments: int | None) -> None:
+    for option, value in (("--samples-per-label", samples_per_label), ("--n-experiments", n_experiments)):
+        if value is not None and value < 1:
+            raise OptionError(f"{option} must be at least 1, got {value}")
 
 
 def _existing(path: str | Path, option: str) -> Path:
