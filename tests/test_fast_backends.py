@@ -164,3 +164,56 @@ def test_cli_export_encode_and_distill(tiny_models, tmp_path):
     assert row_cosines(np.load(tmp_path / "v.npy"), expected).min() >= 0.9999
     bad = runner.invoke(app, ["export", "onnx", str(tiny_models["bert"]), "--out", str(tmp_path / "no" / "dir")])
     assert bad.exit_code == 2 and "does not exist" in bad.stderr
+
+
+def test_onnx_backend_shows_a_progress_bar_only_when_asked(exports, capfd):
+    encoder = emberta.load_encoder(f"onnx:{exports['bert']}")
+    capfd.readouterr()
+    encoder.encode(TEXTS * 20, batch_size=4, show_progress=True)
+    err = capfd.readouterr().err
+    assert "Batches" in err and "80/80" in err, err
+    encoder.encode(TEXTS * 20, batch_size=4, show_progress=False)
+    assert capfd.readouterr().err == ""
+
+
+def test_distillation_keeps_model2vecs_progress_bar_off_stderr_unless_asked(tiny_models, tmp_path, capfd):
+    pytest.importorskip("model2vec.distill")
+    from emberta.encoders.static_distill import distill_static
+
+    capfd.readouterr()
+    distill_static(tiny_models["bert-st"], tmp_path / "quiet", dims=8, show_progress=False)
+    assert capfd.readouterr().err == ""
+    distill_static(tiny_models["bert-st"], tmp_path / "shown", dims=8, show_progress=True)
+    assert "Encoding tokens" in capfd.readouterr().err  # the bar the first call kept quiet
+    result = CliRunner().invoke(app, ["distill", "static", str(tiny_models["bert-st"]), "--out",
+                                      str(tmp_path / "cli"), "--dims", "8", "-q"])  # fmt: skip
+    assert result.exit_code == 0 and result.output == "", result.output
+    assert emberta.load_encoder(f"static:{tmp_path / 'cli'}").dim == 8
+
+
+def test_a_failed_export_or_distillation_leaves_nothing_behind(tiny_models, exports, tmp_path, monkeypatch):
+    import emberta.encoders.onnx_export as onnx_export
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(onnx_export, "_write_tokenizer", fail)
+    with pytest.raises(OSError, match="disk full"):
+        export_onnx(tiny_models["bert"], tmp_path / "export")
+    assert list(tmp_path.iterdir()) == []  # neither the folder nor its staging copy
+    old = tmp_path / "old"
+    shutil.copytree(exports["bert"], old)
+    with pytest.raises(OSError, match="disk full"):
+        export_onnx(tiny_models["bert"], old)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old"] and emberta.load_encoder(f"onnx:{old}").dim == 32
+    pytest.importorskip("model2vec.distill")
+    from model2vec import StaticModel
+
+    from emberta.encoders.static_distill import distill_static
+
+    monkeypatch.setattr(StaticModel, "save_pretrained", fail)
+    with pytest.raises(OSError, match="disk full"):
+        distill_static(tiny_models["bert"], tmp_path / "static", dims=8)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old"]
+    with pytest.raises(OptionError, match="does not exist; create it first"):
+        distill_static(tiny_models["bert"], tmp_path / "no" / "static", dims=8)

@@ -118,3 +118,61 @@ def test_bad_options(tiny_models, data, tmp_path):
     assert result.exit_code == 2 and "numbers separated by commas" in result.output
     result = runner.invoke(app, ["train", "embed", "--config", str(tmp_path / "missing.json")])
     assert result.exit_code == 2 and "missing.json: no such config file" in result.output
+
+
+def test_reading_a_config_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import emberta.train.config, sys; assert 'torch' not in sys.modules"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_mining_fields_are_declared_once_and_old_config_files_load(tmp_path):
+    from dataclasses import fields
+
+    from emberta.train import MiningCriteria, MiningOptions
+
+    shared = [f.name for f in fields(MiningCriteria)]
+    assert shared == ["range_min", "range_max", "margin", "relative_margin"]
+    assert set(shared) <= {f.name for f in fields(MiningOptions)} and set(shared) <= set(TrainConfig().to_dict())
+    old = {"model": "default", "data": ["pairs.jsonl"], "out": "m", "hard_negatives": 2, "range_min": 3,
+           "range_max": 40, "margin": None, "relative_margin": 0.05}  # fmt: skip
+    (tmp_path / "emberta-train.json").write_text(json.dumps({"config": old}))
+    loaded = TrainConfig.from_file(tmp_path / "emberta-train.json")
+    assert {k: loaded.to_dict()[k] for k in old} == old
+    assert loaded.mining_options() == MiningOptions(num_negatives=2, range_min=3, range_max=40, relative_margin=0.05)
+
+
+def test_bad_mining_options_fail_before_any_model_loads(data, tmp_path):
+    config = TrainConfig(model="no-such-model", data=[str(data["pairs"])], out=str(tmp_path / "o"),
+                         hard_negatives=3, range_min=5, range_max=6)  # fmt: skip
+    with pytest.raises(OptionError, match="--range-max >= range-min"):
+        train_embed(config)
+
+
+def test_the_config_of_a_run_comes_from_flags_a_file_or_a_checkpoints_folder(tmp_path):
+    flags = dict(model="m", data=[tmp_path / "a.jsonl"], out=tmp_path / "o", matryoshka_dims="32,16", teacher=None,
+                 starbucks=False, starbucks_pairs=None, eval_tasks="STS12,STS13", range_max=None,
+                 checkpoint_dir=None)  # fmt: skip
+    built = TrainConfig.for_run(**flags)
+    assert built.data == [str(tmp_path / "a.jsonl")] and built.out == str(tmp_path / "o")
+    assert built.matryoshka_dims == [32, 16] and built.eval_tasks == ["STS12", "STS13"]
+    assert built.teacher == "" and built.checkpoint_dir == "" and built.layers == ""
+    starbucks = TrainConfig.for_run(starbucks=True, starbucks_pairs="1:8,2:32")
+    assert starbucks.layers == "starbucks" and starbucks.starbucks_pairs == [[1, 8], [2, 32]]
+    saved = tmp_path / "run.json"
+    saved.write_text(json.dumps({"config": built.to_dict()}))
+    again = TrainConfig.for_run(config=saved, **{**flags, "out": tmp_path / "again", "model": "ignored"})
+    assert again.to_dict() == {**built.to_dict(), "out": str(tmp_path / "again")}
+    assert TrainConfig.for_run(config=saved, out=None).out == built.out
+    checkpoints = tmp_path / "o.checkpoints"
+    checkpoints.mkdir()
+    (checkpoints / "emberta-train.json").write_text(json.dumps({"config": built.to_dict()}))
+    resumed = TrainConfig.for_run(resume=checkpoints, **flags)
+    assert resumed.to_dict() == {**built.to_dict(), "checkpoint_dir": str(checkpoints)}
+    with pytest.raises(OptionError, match="--matryoshka '32,x': give numbers separated by commas"):
+        TrainConfig.for_run(matryoshka_dims="32,x")
+    with pytest.raises(InputError, match="no such config file"):
+        TrainConfig.for_run(resume=tmp_path / "missing")

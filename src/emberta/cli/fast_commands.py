@@ -48,9 +48,12 @@ def distill_static_command(
     model: str = typer.Argument(..., help="'default' or a local model folder."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder to create (a model2vec model)."),
     dims: int = typer.Option(256, min=1, help="Dimensions kept by PCA."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
     """Distil into a model2vec static model (tens of times faster, lower quality); use it with --model static:DIR."""
+    from emberta.cli.common import progress_enabled
     from emberta.encoders.static_distill import distill_static
 
-    path = distill_static(model, out, dims=dims)
-    echo_err(f"distilled {model} into {path}; use it with --model static:{path}")
+    path = distill_static(model, out, dims=dims, show_progress=progress_enabled(quiet))
+    if not quiet:
+        echo_err(f"distilled {model} into {path}; use it with --model static:{path}")

@@ -124,6 +124,8 @@ class OnnxEncoder(Encoder):
         return list(self._counter.encode(text, add_special_tokens=False).offsets)
 
     def _embed(self, texts: list[str], prompt: str | None, batch_size: int, show_progress: bool) -> np.ndarray:
+        from tqdm import tqdm  # here, not at import: `import emberta` stays fast
+
         if prompt:
             texts = [prompt + t for t in texts]
         encodings = self._tokenizer.encode_batch(texts)
@@ -131,12 +133,15 @@ class OnnxEncoder(Encoder):
         out = np.empty((len(texts), self.model_dim), dtype=np.float32)
         budget = batch_size * TOKENS_PER_TEXT
         start = 0
-        while start < len(order):
-            longest = len(encodings[order[start]].ids)
-            size = max(1, min(MAX_BATCH, budget // max(longest, 1)))
-            rows = order[start : start + size]
-            out[rows] = self._run([encodings[i] for i in rows], longest)
-            start += size
+        # batch sizes follow the token budget, so the bar counts texts and moves once per batch
+        with tqdm(total=len(texts), desc="Batches", unit=" texts", disable=not show_progress) as progress:
+            while start < len(order):
+                longest = len(encodings[order[start]].ids)
+                size = max(1, min(MAX_BATCH, budget // max(longest, 1)))
+                rows = order[start : start + size]
+                out[rows] = self._run([encodings[i] for i in rows], longest)
+                start += size
+                progress.update(len(rows))
         return out
 
     def _run(self, encodings, length: int) -> np.ndarray:

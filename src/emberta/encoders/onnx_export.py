@@ -8,15 +8,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
 from emberta.encoders.model_folder import ModelFolder, file_sha256, resolve_model_folder
 from emberta.encoders.options import EncoderOptions
 from emberta.errors import ModelError, OptionError
-from emberta.io.atomic import replace_dir
+from emberta.io.atomic import staged_dir
 from emberta.version import __version__
 
 CONFIG_NAME = "emberta-onnx.json"
@@ -62,8 +60,7 @@ def export_onnx(spec: str | Path, out: str | Path, *, quantize: str | None = Non
     encoder = TorchEncoder(folder, parsed)
     if any(getattr(m, "include_prompt", True) is False for m in encoder.sentence_transformer):
         raise ModelError(f"model {folder.spec!r} pools without its prompt tokens; the ONNX export cannot do that")
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with staged_dir(out, "exporting") as staging:
         inputs = _export_graph(encoder, staging / MODEL_NAME)
         if quantize is not None:
             _quantize(staging / MODEL_NAME, quantize)
@@ -91,9 +88,6 @@ def export_onnx(spec: str | Path, out: str | Path, *, quantize: str | None = Non
             "files": {name: _file_record(staging / name) for name in (MODEL_NAME, TOKENIZER_NAME)},
         }
         (staging / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        replace_dir(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return out
 
 

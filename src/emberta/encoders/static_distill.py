@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 from emberta.encoders.model_folder import resolve_model_folder
 from emberta.encoders.offline import force_offline
 from emberta.encoders.static_backend import CONFIG_NAME
 from emberta.errors import OptionError
-from emberta.io.atomic import replace_dir
+from emberta.io.atomic import staged_dir
 from emberta.version import __version__
 
 
-def distill_static(spec: str | Path, out: str | Path, *, dims: int | None = 256) -> Path:
+def distill_static(spec: str | Path, out: str | Path, *, dims: int | None = 256, show_progress: bool = False) -> Path:
     """Distil `spec` with model2vec (a forward pass over the vocabulary, PCA to `dims`, SIF weights) into the
-    folder `out`, written atomically. Returns `out`."""
+    folder `out`, written atomically. show_progress: let model2vec draw its progress bar on stderr (off: stderr
+    stays clean, as in logs). Returns `out`."""
     out = Path(out)
     if not out.parent.is_dir():
         raise OptionError(f"--out {out}: directory {out.parent} does not exist; create it first")
@@ -31,14 +32,13 @@ def distill_static(spec: str | Path, out: str | Path, *, dims: int | None = 256)
         raise OptionError(
             f"distilling needs model2vec's distill extra: pip install 'emberta[distill]' ({exc})"
         ) from None
-    model = distill(model_name=str(folder.transformer_path), pca_dims=dims)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    # model2vec's tqdm bar (and its log lines) go to sys.stderr with no switch to turn them off
+    quiet = contextlib.nullcontext() if show_progress else contextlib.redirect_stderr(io.StringIO())
+    with quiet:
+        model = distill(model_name=str(folder.transformer_path), pca_dims=dims)
+    with staged_dir(out, "distilling") as staging:
         model.save_pretrained(str(staging))
         meta = {"name": f"{folder.name} (static, {model.dim} dims)", "source": str(folder.path), "dims": model.dim,
                 "emberta_version": __version__}  # fmt: skip
         (staging / CONFIG_NAME).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        replace_dir(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return out

@@ -67,10 +67,12 @@ def replace_dir(staging: Path, out: Path) -> None:
 
 @contextmanager
 def staged_dir(out: Path, label: str = "staging") -> Iterator[Path]:
-    """A hidden folder beside `out` to build into; moved to `out` (replace_dir) when the block ends, removed
-    when it raises, so `out` is either the complete result or untouched."""
-    staging = out.with_name(f".{out.name}.{label}")
-    shutil.rmtree(staging, ignore_errors=True)
+    """A new, empty hidden folder beside `out` to build into (its own, so two processes building the same `out`
+    never share one); moved to `out` (replace_dir) when the block ends, removed when it raises, so `out` is
+    either the complete result or untouched."""
+    out = Path(out)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.{label}.", dir=out.parent))
+    os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700; the finished folder gets the usual permissions
     try:
         yield staging
         replace_dir(staging, out)

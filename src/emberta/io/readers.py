@@ -1,12 +1,18 @@
-"""Stream texts out of .txt, .jsonl, .csv, .tsv (each optionally .gz) and .parquet files.
+"""Stream texts out of .txt, .jsonl, .csv, .tsv (each optionally .gz) and .parquet files, or standard input.
 
 Errors name the file and line (or parquet row) and say how to fix them. Records stream, so a file of millions
-of lines is never held in memory at once.
+of lines is never held in memory at once. Standard input ("-") is copied to a temporary file first, so that it
+can be read more than once (a first-record check, a line count, then the records).
 """
 
 from __future__ import annotations
 
 import csv
+import os
+import shutil
+import sys
+import tempfile
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -18,6 +24,8 @@ from emberta.io.lines import LineSource
 TEXT_FORMATS = (".txt", ".jsonl", ".csv", ".tsv")
 FORMATS = (*TEXT_FORMATS, ".parquet")
 ERROR_MODES = ("strict", "replace")
+STDIN = "-"  # the path that means standard input
+STDIN_NAME = "<stdin>"  # what messages call it
 
 
 @dataclass(frozen=True)
@@ -46,8 +54,25 @@ def input_format(path: str | Path) -> str:
     return suffix
 
 
+def format_option(value: str) -> tuple[str, bool]:
+    """(format suffix, gzipped) of a --format value: "jsonl" -> (".jsonl", False), "csv.gz" or ".csv.gz" ->
+    (".csv", True); raise OptionError if unsupported."""
+    name = value.strip().lower().lstrip(".")
+    compressed = name.endswith(".gz")
+    suffix = "." + name.removesuffix(".gz")
+    if suffix not in FORMATS or (suffix == ".parquet" and compressed):
+        names = ", ".join(f.lstrip(".") for f in FORMATS)
+        raise OptionError(f"unknown --format {value!r}; use one of {names} (text formats may add .gz, e.g. jsonl.gz)")
+    return suffix, compressed
+
+
 class TextReader:
-    """Iterate the TextRecords of one input file.
+    """Iterate the TextRecords of one input file, or of standard input when path is "-".
+
+    format: "txt", "jsonl", "csv", "tsv" or "parquet" (a leading dot is fine; ".gz" appended for gzipped text),
+    required for standard input and overriding the file's suffix otherwise. `name` is what messages call the
+    input: the path as given, or "<stdin>" (then `path` is a temporary copy, removed by close() or when the
+    reader is garbage-collected).
 
     field: the JSON field or CSV/parquet column holding the text (ignored for .txt, one text per line).
     id_field: the field holding ids; default row numbers. errors: "strict" stops at the first line that is
@@ -60,13 +85,22 @@ class TextReader:
         self,
         path: str | Path,
         *,
+        format: str | None = None,
         field: str = "text",
         id_field: str | None = None,
         errors: str = "strict",
         meta_fields: list[str] | str | None = None,
     ):
-        self.path = Path(path)
-        self.format = input_format(self.path)
+        stdin = str(path) == STDIN
+        self.name = STDIN_NAME if stdin else str(Path(path))  # for messages; `path` may be a temporary file
+        if format is not None:
+            self.format, compressed = format_option(format)
+        elif stdin:
+            raise OptionError("reading standard input ('-') needs its format: pass --format txt, jsonl, csv, tsv or "
+                              "parquet (add .gz when gzipped, e.g. jsonl.gz)")  # fmt: skip
+        else:
+            self.format, compressed = input_format(path), Path(path).name.lower().endswith(".gz")
+        self.compressed = compressed
         if errors not in ERROR_MODES:
             raise OptionError(f"unknown errors mode {errors!r}; choose one of {', '.join(ERROR_MODES)}")
         if self.format == ".txt" and id_field is not None:
@@ -75,16 +109,25 @@ class TextReader:
             raise OptionError(".txt inputs hold one text per line and no metadata; use .jsonl, .csv or .parquet")
         self.field, self.id_field, self.errors = field, id_field, errors
         self.meta_fields = meta_fields
-        self._source = LineSource(self.path, errors)
-        if not self.path.exists():
-            raise InputError("no such file; check the path", path=self.path)
-        if not self.path.is_file():
-            raise InputError("not a file (a directory?); give the path of one input file", path=self.path)
-        try:
-            with open(self.path, "rb") as handle:
-                handle.read(1)
-        except OSError as exc:
-            raise InputError(f"cannot read ({exc.strerror}); check its permissions", path=self.path) from exc
+        if stdin:
+            self.path = _spool_stdin(self.format + (".gz" if compressed else ""))
+            self._remove = weakref.finalize(self, _remove_file, self.path)
+        else:
+            self.path = Path(path)
+            _check_readable(self.path, self.name)
+        self._source = LineSource(self.path, errors, name=self.name, compressed=compressed)
+
+    def close(self) -> None:
+        """Remove the temporary copy of standard input, if any (also done when the reader is garbage-collected)."""
+        remove = getattr(self, "_remove", None)
+        if remove is not None:
+            remove()
+
+    def __enter__(self) -> TextReader:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
     def __iter__(self) -> Iterator[TextRecord]:
         readers = {".txt": self._txt, ".jsonl": self._jsonl, ".csv": self._csv, ".tsv": self._csv}
@@ -93,7 +136,7 @@ class TextReader:
             count += 1
             yield record
         if count == 0:
-            raise InputError(f"no texts in the file (it is empty); {self._what_is_expected()}", path=self.path)
+            raise InputError(f"no texts in the file (it is empty); {self._what_is_expected()}", path=self.name)
 
     def check_first(self) -> None:
         """Read the first record, so an empty file or a bad first line fails before any slow work."""
@@ -108,7 +151,7 @@ class TextReader:
                 return pq.ParquetFile(self.path).metadata.num_rows
             except Exception:
                 return None
-        if self.path.name.lower().endswith(".gz"):
+        if self.compressed:
             return None
         with open(self.path, "rb") as handle:
             return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
@@ -138,7 +181,7 @@ class TextReader:
         except StopIteration:
             return
         except csv.Error as exc:
-            raise InputError(f"malformed header ({exc})", path=self.path, line=1) from None
+            raise InputError(f"malformed header ({exc})", path=self.name, line=1) from None
         text_col = self._column(header, self.field, "--field")
         id_col = self._column(header, self.id_field, "--id-field") if self.id_field else None
         for name in self.meta_fields if isinstance(self.meta_fields, list) else []:
@@ -150,14 +193,14 @@ class TextReader:
             except StopIteration:
                 return
             except csv.Error as exc:
-                raise InputError(f"malformed row ({exc})", path=self.path, line=reader.line_num) from None
+                raise InputError(f"malformed row ({exc})", path=self.name, line=reader.line_num) from None
             if not values:
                 continue
             if len(values) != len(header):
                 raise InputError(
                     f"{len(values)} columns where the header has {len(header)}; quote fields that contain "
                     f"{'tabs' if delimiter == chr(9) else 'commas'}",
-                    path=self.path,
+                    path=self.name,
                     line=reader.line_num,
                 )
             rid = values[id_col] if id_col is not None else str(row)
@@ -174,7 +217,7 @@ class TextReader:
         try:
             parquet = pq.ParquetFile(self.path)
         except (pa.ArrowException, OSError) as exc:
-            raise InputError(f"not a readable parquet file ({exc})", path=self.path) from None
+            raise InputError(f"not a readable parquet file ({exc})", path=self.name) from None
         names = parquet.schema_arrow.names
         columns = [self.field] + ([self.id_field] if self.id_field else [])
         if self.meta_fields == "*":
@@ -189,11 +232,11 @@ class TextReader:
             if column not in names:
                 raise InputError(
                     f"no column {column!r} (columns: {', '.join(names)}); choose one with {option}",
-                    path=self.path,
+                    path=self.name,
                 )
         text_type = parquet.schema_arrow.field(self.field).type
         if not (pa.types.is_string(text_type) or pa.types.is_large_string(text_type)):
-            raise InputError(f"column {self.field!r} holds {text_type}, not strings", path=self.path)
+            raise InputError(f"column {self.field!r} holds {text_type}, not strings", path=self.name)
         row = 0
         for batch in parquet.iter_batches(batch_size=8192, columns=columns + meta_columns):
             texts = batch.column(0).to_pylist()
@@ -201,10 +244,10 @@ class TextReader:
             metas = [batch.column(name).to_pylist() for name in meta_columns]
             for i, text in enumerate(texts):
                 if text is None:
-                    raise InputError(f"row {row + 1}: column {self.field!r} is null", path=self.path)
+                    raise InputError(f"row {row + 1}: column {self.field!r} is null", path=self.name)
                 rid = str(row) if ids is None else ids[i]
                 if rid is None:
-                    raise InputError(f"row {row + 1}: column {self.id_field!r} is null", path=self.path)
+                    raise InputError(f"row {row + 1}: column {self.id_field!r} is null", path=self.name)
                 meta = {name: values[i] for name, values in zip(meta_columns, metas, strict=True)} if metas else None
                 yield TextRecord(str(rid), text, row + 1, meta)
                 row += 1
@@ -222,21 +265,21 @@ class TextReader:
             fields = ", ".join(map(repr, obj)) or "none"
             raise InputError(
                 f"no field {name!r} (fields: {fields}); choose the field with {option}",
-                path=self.path,
+                path=self.name,
                 line=number,
             )
         value = obj[name]
         if option == "--id-field" and isinstance(value, (int, str)) and not isinstance(value, bool):
             return str(value)
         if not isinstance(value, str):
-            raise InputError(f"field {name!r} is {type(value).__name__}, not a string", path=self.path, line=number)
+            raise InputError(f"field {name!r} is {type(value).__name__}, not a string", path=self.name, line=number)
         return value
 
     def _column(self, header: list[str], name: str, option: str) -> int:
         if name not in header:
             raise InputError(
                 f"no column {name!r} in the header (columns: {', '.join(header)}); choose one with {option}",
-                path=self.path,
+                path=self.name,
                 line=1,
             )
         return header.index(name)
@@ -251,6 +294,41 @@ class TextReader:
         return f"expected a header row with a {self.field!r} column, then one row per text"
 
 
-def read_texts(path: str | Path, *, field: str = "text", errors: str = "strict", limit: int | None = None) -> list[str]:
-    """All texts of an input file (at most `limit`), in file order."""
-    return [record.text for record in islice(TextReader(path, field=field, errors=errors), limit)]
+def read_texts(path: str | Path, *, field: str = "text", errors: str = "strict", limit: int | None = None,
+               format: str | None = None) -> list[str]:  # fmt: skip
+    """All texts of an input file (at most `limit`), in file order; path "-" reads standard input (in the
+    `format` given, e.g. "jsonl")."""
+    with TextReader(path, format=format, field=field, errors=errors) as reader:
+        return [record.text for record in islice(reader, limit)]
+
+
+def _check_readable(path: Path, name: str) -> None:
+    if not path.exists():
+        raise InputError("no such file; check the path", path=name)
+    if not path.is_file():
+        raise InputError("not a file (a directory?); give the path of one input file", path=name)
+    try:
+        with open(path, "rb") as handle:
+            handle.read(1)
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror}); check its permissions", path=name) from exc
+
+
+def _spool_stdin(suffix: str) -> Path:
+    """Standard input's bytes, read once into a new temporary file (on disk: inputs may be large)."""
+    fd, name = tempfile.mkstemp(prefix="emberta-stdin-", suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            source = getattr(sys.stdin, "buffer", None)
+            if source is None:  # a text stream without bytes underneath (e.g. replaced by a test harness)
+                handle.write(sys.stdin.read().encode("utf-8"))
+            else:
+                shutil.copyfileobj(source, handle)
+    except BaseException:
+        _remove_file(Path(name))
+        raise
+    return Path(name)
+
+
+def _remove_file(path: Path) -> None:
+    path.unlink(missing_ok=True)

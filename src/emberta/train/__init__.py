@@ -3,7 +3,7 @@
 
 from emberta.train.config import TrainConfig
 from emberta.train.embed import train_embed
-from emberta.train.losses import LOSSES
-from emberta.train.mining import MiningOptions, mine_file, mine_negatives
+from emberta.train.mining import MiningCriteria, MiningOptions, mine_file, mine_negatives
+from emberta.train.names import LOSSES
 
-__all__ = ["LOSSES", "MiningOptions", "TrainConfig", "mine_file", "mine_negatives", "train_embed"]
+__all__ = ["LOSSES", "MiningCriteria", "MiningOptions", "TrainConfig", "mine_file", "mine_negatives", "train_embed"]

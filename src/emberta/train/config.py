@@ -8,14 +8,17 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from emberta.errors import InputError, OptionError
-from emberta.train.losses import HARDNESS_MODES, LAYER_MODES, LOSSES
+from emberta.train.mining import MiningCriteria, MiningOptions
+from emberta.train.names import HARDNESS_MODES, LAYER_MODES, LOSSES
 
 CONFIG_FILE = "emberta-train.json"
 
 
 @dataclass
-class TrainConfig:
-    """Model and data, loss and its options, schedule, evaluation and checkpoints of one training run."""
+class TrainConfig(MiningCriteria):
+    """Model and data, loss and its options, schedule, evaluation and checkpoints of one training run; the
+    hard-negative mining fields (range_min, range_max, margin, relative_margin) come from MiningCriteria, and
+    to_dict() is flat, one key per field."""
 
     model: str = "default"
     data: list[str] = field(default_factory=list)  # JSONL / .txt files or BEIR folders
@@ -34,11 +37,7 @@ class TrainConfig:
     # data
     beir_split: str = "train"
     hard_negatives: int = 0
-    negatives_from: str = ""  # corpus to mine from (default: the BEIR folder's corpus)
-    range_min: int = 0
-    range_max: int | None = None
-    margin: float | None = None
-    relative_margin: float | None = None
+    negatives_from: str = ""  # corpus to mine from (default: the BEIR folder's corpus); filters: MiningCriteria
     max_length: int | None = None
     # schedule
     epochs: float = 1.0
@@ -55,6 +54,46 @@ class TrainConfig:
     save_steps: int = 500  # without evaluation; with it, a checkpoint at each evaluation
     checkpoint_dir: str = ""  # default: <out>.checkpoints
     keep_checkpoints: bool = False
+
+    @classmethod
+    def for_run(cls, *, resume: str | Path | None = None, config: str | Path | None = None,
+                **options) -> TrainConfig:  # fmt: skip
+        """The config of one `train embed` run. resume: a stopped run's checkpoints folder; its config
+        (emberta-train.json) with checkpoint_dir pointed at the folder, other options ignored. config: a config
+        file (JSON or YAML), its out replaced by options["out"] when given. Neither: from_options(**options)."""
+        if resume is not None:
+            settings = cls.from_file(Path(resume) / CONFIG_FILE)
+            settings.checkpoint_dir = str(resume)
+            return settings
+        if config is not None:
+            settings = cls.from_file(config)
+            if options.get("out") is not None:
+                settings.out = str(options["out"])
+            return settings
+        return cls.from_options(**options)
+
+    @classmethod
+    def from_options(cls, *, starbucks: bool = False, **options) -> TrainConfig:
+        """A TrainConfig from command-line values given by field name: None keeps the field's default, paths
+        become strings, and text lists are parsed: matryoshka_dims "384,256", eval_tasks "STS12,STS13",
+        starbucks_pairs "2:64,4:128" (LAYERS:DIMS). starbucks=True means layers="starbucks"."""
+        types = {item.name: item.type for item in fields(cls)}
+        values = {}
+        for name, value in options.items():
+            if value is None and "None" not in types.get(name, "None"):
+                continue
+            if isinstance(value, (list, tuple)):
+                value = [str(v) if isinstance(v, Path) else v for v in value]
+            values[name] = str(value) if isinstance(value, Path) else value
+        if isinstance(values.get("matryoshka_dims"), str):
+            values["matryoshka_dims"] = _numbers("--matryoshka", values["matryoshka_dims"])
+        if isinstance(values.get("starbucks_pairs"), str):
+            values["starbucks_pairs"] = _pairs(values["starbucks_pairs"])
+        if isinstance(values.get("eval_tasks"), str):
+            values["eval_tasks"] = [task for task in values["eval_tasks"].split(",") if task]
+        if starbucks:
+            values["layers"] = "starbucks"
+        return cls(**values)
 
     @classmethod
     def from_file(cls, path: str | Path) -> TrainConfig:
@@ -89,6 +128,11 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def mining_options(self) -> MiningOptions:
+        """The MiningOptions of --hard-negatives: hard_negatives per pair under this config's MiningCriteria."""
+        criteria = {item.name: getattr(self, item.name) for item in fields(MiningCriteria)}
+        return MiningOptions(num_negatives=self.hard_negatives, **criteria)
 
     def check(self) -> None:
         """OptionError naming the first option that cannot work (before any model is loaded)."""
@@ -130,6 +174,8 @@ class TrainConfig:
         if self.hard_negatives and self.loss not in ("mnrl", "cached-mnrl", "gist", "triplet"):
             raise OptionError(f"--hard-negatives feeds contrastive losses (mnrl, cached-mnrl, gist, triplet), not "
                               f"{self.loss}")  # fmt: skip
+        if self.hard_negatives:
+            self.mining_options().check()  # before any model is loaded
         if self.student_layers < 0:
             raise OptionError("--student-layers must be >= 0")
         for name in ("batch_size", "logging_steps", "mini_batch_size", "save_steps"):
@@ -149,3 +195,19 @@ def _fits(value, annotation: str) -> bool:
         elif isinstance(value, kinds[option]) and not (option in ("int", "float") and isinstance(value, bool)):
             return True
     return False
+
+
+def _numbers(option: str, text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",")] if text else []
+    except ValueError:
+        raise OptionError(f"{option} {text!r}: give numbers separated by commas, e.g. 384,256,128,64") from None
+
+
+def _pairs(text: str) -> list[list[int]]:
+    if not text:
+        return []
+    try:
+        return [[int(x) for x in part.split(":")] for part in text.split(",")]
+    except ValueError:
+        raise OptionError(f"--starbucks-pairs {text!r}: give LAYERS:DIMS pairs, e.g. 2:64,4:128,6:384") from None

@@ -20,8 +20,8 @@ from emberta.errors import InputError, OptionError
 from emberta.io.atomic import staged_dir, write_text_atomic
 from emberta.train.config import CONFIG_FILE, TrainConfig
 from emberta.train.data import read_corpus, read_training_data
-from emberta.train.losses import IN_BATCH_LOSSES, LOSSES, build_loss, starbucks_pairs
-from emberta.train.mining import MiningOptions, mine_negatives
+from emberta.train.mining import mine_negatives
+from emberta.train.names import IN_BATCH_LOSSES, LOSSES
 
 
 def train_embed(config: TrainConfig, *, show_progress: bool = False, resume: bool = False,
@@ -41,18 +41,11 @@ def train_embed(config: TrainConfig, *, show_progress: bool = False, resume: boo
         prepare_tasks(config.eval_tasks, config.data_dir)  # a wrong name or data folder fails before any work
 
     from emberta.encoders import load_encoder
+    from emberta.train.losses import build_loss  # torch
 
     options = {"max_length": config.max_length} if config.max_length else {}
     encoder = load_encoder(config.model, backend="torch", **options)
-    model = encoder.sentence_transformer
-    if config.student_layers:
-        from emberta.train.student import keep_layers
-
-        keep_layers(model, config.student_layers)
-    if any(d > encoder.model_dim for d in config.matryoshka_dims):
-        raise OptionError(f"--matryoshka dimensions must be at most the model's {encoder.model_dim}")
-    if config.layers == "starbucks" and not config.starbucks_pairs:
-        config.starbucks_pairs = starbucks_pairs(model[0].auto_model.config.num_hidden_layers, encoder.model_dim)
+    model = _shape_model(config, encoder)
     guide = None
     if config.loss in ("gist", "mse-distill"):
         guide = load_encoder(config.teacher or config.model, backend="torch", **options).sentence_transformer
@@ -83,6 +76,23 @@ def train_embed(config: TrainConfig, *, show_progress: bool = False, resume: boo
     if not config.keep_checkpoints:
         _remove_checkpoints(checkpoints)
     return summary
+
+
+def _shape_model(config: TrainConfig, encoder):
+    """The encoder's SentenceTransformer cut to config.student_layers, with the Matryoshka dimensions checked
+    against its width and Starbucks' default ladder filled into config.starbucks_pairs."""
+    from emberta.train.losses import starbucks_pairs
+
+    model = encoder.sentence_transformer
+    if config.student_layers:
+        from emberta.train.student import keep_layers
+
+        keep_layers(model, config.student_layers)
+    if any(d > encoder.model_dim for d in config.matryoshka_dims):
+        raise OptionError(f"--matryoshka dimensions must be at most the model's {encoder.model_dim}")
+    if config.layers == "starbucks" and not config.starbucks_pairs:
+        config.starbucks_pairs = starbucks_pairs(model[0].auto_model.config.num_hidden_layers, encoder.model_dim)
+    return model
 
 
 def _remove_checkpoints(checkpoints: Path) -> None:
@@ -196,10 +206,8 @@ def _mine(config: TrainConfig, kind: str, columns: dict, model, show_progress: b
         if not folders:
             raise OptionError("--hard-negatives needs --negatives-from CORPUS (a JSONL/txt file or a BEIR folder)")
         source = folders[0]
-    options = MiningOptions(num_negatives=config.hard_negatives, range_min=config.range_min, range_max=config.range_max,
-                            margin=config.margin, relative_margin=config.relative_margin)  # fmt: skip
-    mined, stats = mine_negatives(model, columns["anchor"], columns["positive"], read_corpus(source), options,
-                                  show_progress=show_progress)  # fmt: skip
+    mined, stats = mine_negatives(model, columns["anchor"], columns["positive"], read_corpus(source),
+                                  config.mining_options(), show_progress=show_progress)  # fmt: skip
     if not mined["anchor"]:
         raise OptionError(f"no pair got {config.hard_negatives} hard negatives from {source}; lower "
                           "--hard-negatives or --range-min, or relax the margins")  # fmt: skip

@@ -16,19 +16,10 @@ from collections.abc import Iterable, Sequence
 
 from torch import Tensor, nn
 
-# loss name -> data formats it trains on
-LOSSES = {
-    "mnrl": ("pairs", "triplets"),
-    "cached-mnrl": ("pairs", "triplets"),
-    "gist": ("pairs", "triplets"),
-    "cosent": ("scored",),
-    "triplet": ("triplets",),
-    "mse-distill": ("texts", "pairs", "triplets", "scored"),
-    "simcse": ("texts",),
-}
-IN_BATCH_LOSSES = ("mnrl", "cached-mnrl", "gist", "simcse")  # batches must not hold a text twice
-HARDNESS_MODES = ("in_batch_negatives", "hard_negatives", "all_negatives")
-LAYER_MODES = ("", "2d", "starbucks")
+from emberta.train.names import HARDNESS_MODES, IN_BATCH_LOSSES, LAYER_MODES, LOSSES  # the names, re-exported
+
+__all__ = ["HARDNESS_MODES", "IN_BATCH_LOSSES", "LAYER_MODES", "LOSSES", "StarbucksLoss", "build_loss",
+           "starbucks_pairs"]  # fmt: skip
 
 
 def build_loss(config, model, guide=None) -> nn.Module:

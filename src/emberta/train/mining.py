@@ -18,17 +18,25 @@ FAISS_FROM = 20_000  # corpus size from which candidates are searched with FAISS
 
 
 @dataclass
-class MiningOptions:
-    """num_negatives per pair; candidates are the corpus texts ranked range_min..range_max by the model
-    (range_max None: enough for num_negatives); a candidate is dropped when its score is within `margin`
-    (absolute) or `relative_margin` (fraction of the positive's score) of the positive's, or above max_score.
-    Every text paired with the same anchor counts as a positive, so it is never mined as a negative."""
+class MiningCriteria:
+    """Which corpus texts may become a pair's hard negatives, shared by `emberta mine-negatives` (MiningOptions)
+    and `train embed --hard-negatives` (TrainConfig): the candidates ranked range_min..range_max by the model
+    (range_max None: enough for the negatives asked for); a candidate is dropped when its score is within
+    `margin` (absolute) or `relative_margin` (fraction of the positive's score) of the positive's."""
 
-    num_negatives: int = 1
     range_min: int = 0
     range_max: int | None = None
     margin: float | None = None
     relative_margin: float | None = None
+
+
+@dataclass
+class MiningOptions(MiningCriteria):
+    """num_negatives per pair, chosen under the MiningCriteria; a candidate scoring above max_score is dropped
+    too; sampling "top" takes the best-ranked valid candidates, "random" any valid ones. Every text paired with
+    the same anchor counts as a positive, so it is never mined as a negative."""
+
+    num_negatives: int = 1
     max_score: float | None = None
     sampling: str = "top"
 
