@@ -18,6 +18,7 @@ def _pyplot():
 
 
 def _save(fig, path: Path) -> Path:
+    """Write `fig` to `path` as PNG (atomically) and close it."""
     from emberta.io.atomic import temp_path_for
 
     path = Path(path)
@@ -27,6 +28,7 @@ def _save(fig, path: Path) -> Path:
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+        _pyplot().close(fig)
     return path
 
 
@@ -44,9 +46,7 @@ def sweep_plot(rows, path: Path, title: str) -> Path:
     ax.set_ylabel("main score (x100)")
     ax.set_title(title)
     ax.legend(fontsize=8)
-    path = _save(fig, path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def spectrum_plot(singular_values: np.ndarray, path: Path) -> Path:
@@ -56,9 +56,7 @@ def spectrum_plot(singular_values: np.ndarray, path: Path) -> Path:
     ax.set_xlabel("component")
     ax.set_ylabel("singular value")
     ax.set_title("singular-value spectrum (centred)")
-    path = _save(fig, path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def dimensions_plot(x: np.ndarray, rogue: list[int], path: Path) -> Path:
@@ -72,9 +70,7 @@ def dimensions_plot(x: np.ndarray, rogue: list[int], path: Path) -> Path:
     ax.set_xlabel("dimension")
     ax.set_ylabel("mean +- std")
     ax.set_title("per-dimension mean and spread")
-    path = _save(fig, path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def k_occurrence_plot(occurrence: np.ndarray, k: int, path: Path) -> Path:
@@ -85,9 +81,7 @@ def k_occurrence_plot(occurrence: np.ndarray, k: int, path: Path) -> Path:
     ax.set_xlabel(f"k-occurrence (k = {k})")
     ax.set_ylabel("points")
     ax.legend()
-    path = _save(fig, path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def pca_scatter(x: np.ndarray, labels, path: Path) -> Path:
@@ -105,6 +99,4 @@ def pca_scatter(x: np.ndarray, labels, path: Path) -> Path:
             ax.scatter(xy[mask, 0], xy[mask, 1], s=3, label=str(label))
         ax.legend(fontsize=7, markerscale=3)
     ax.set_title("2-D PCA")
-    path = _save(fig, path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
