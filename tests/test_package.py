@@ -15,7 +15,7 @@ import emberta
 def test_evaluate_is_the_function_and_its_module_imports_and_patches_by_name():
     module = importlib.import_module("emberta.evaluation")
     assert isinstance(module, types.ModuleType) and emberta.evaluate is module.evaluate
-    with mock.patch("emberta.evaluation.prepare_tasks", side_effect=RuntimeError("patched")) as patched:
-        with pytest.raises(RuntimeError, match="patched"):
-            emberta.evaluate(mock.Mock(spec=emberta.Encoder), "STSBenchmark")
+    patch = mock.patch("emberta.evaluation.prepare_tasks", side_effect=RuntimeError("patched"))
+    with patch as patched, pytest.raises(RuntimeError, match="patched"):
+        emberta.evaluate(mock.Mock(spec=emberta.Encoder), "STSBenchmark")
     assert patched.call_count == 1
