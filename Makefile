@@ -6,7 +6,7 @@ EMBERTA_DATA ?= $(abspath ../shared/datasets)
 export EMBERTA_DATA
 BUILD := build
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test test-slow lint format bench clean
 
 # The CPU build of torch lies on this machine's disk; installing it first keeps pip from pulling a CUDA build
 # to satisfy the package's own torch range.
@@ -24,6 +24,10 @@ run: install
 
 test: install
 	$(PY) -m pytest -q
+
+# The long real-data runs too (SciFact reproduced and searched through an index: minutes more on two cores).
+test-slow: install
+	$(PY) -m pytest -q --run-slow -m "real_model"
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -7,13 +7,12 @@ Goal: int8 loses <= 0.5 points on each task against fp32.
 
 from __future__ import annotations
 
-import argparse
-import os
 import tempfile
 import time
 from pathlib import Path
 
 import emberta
+from common import parser as benchmark_parser
 from emberta.encoders.onnx_export import export_onnx
 from emberta.encoders.static_distill import distill_static
 
@@ -21,9 +20,7 @@ TASKS = "STSBenchmark,SciFact,Banking77Classification"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default_data = os.environ.get("EMBERTA_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
-    parser.add_argument("--data-dir", type=Path, default=Path(default_data))
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--tasks", default=TASKS)
     args = parser.parse_args()
 

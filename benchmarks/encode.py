@@ -15,7 +15,6 @@ static >= 50.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -27,6 +26,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from common import parser as benchmark_parser
 
 CORPORA = {
     "short": ("stsbenchmark", ["test.jsonl", "dev.jsonl", "train.jsonl"], ["sentence1", "sentence2"]),
@@ -82,9 +83,7 @@ def cold_start(kind: str, spec: str, texts_file: str) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default_data = os.environ.get("EMBERTA_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
-    parser.add_argument("--data-dir", type=Path, default=Path(default_data))
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32)

@@ -26,17 +26,16 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-import argparse
 import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from common import parser as benchmark_parser
 from mteb_crosscheck import (
     BATCH_SIZE,
     CHECKS,
-    DEFAULT_DATA,
     load_st_model,
     quiet_libraries,
     run_mteb,
@@ -62,8 +61,7 @@ def load_average() -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=Path(DEFAULT_DATA))
+    parser = benchmark_parser(__doc__)
     parser.add_argument(
         "--tasks", help=f"comma-separated, from: {', '.join(CHECKS)} (default: {', '.join(DEFAULT_TASKS)})"
     )

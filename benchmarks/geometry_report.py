@@ -9,18 +9,15 @@ STS scores with and without per-language centering.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 
+from common import parser as benchmark_parser
+
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default_data = os.environ.get("EMBERTA_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
-    parser.add_argument("--data-dir", type=Path, default=Path(default_data))
+    parser = benchmark_parser(__doc__)
     args = parser.parse_args()
 
     import emberta

@@ -20,7 +20,6 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("TQDM_DISABLE", "1")  # mteb's bitext evaluator and model loading draw bars regardless
 
-import argparse
 import dataclasses
 import logging
 import sys
@@ -41,6 +40,7 @@ from mteb.abstasks.task_metadata import TaskMetadata
 from mteb.abstasks.text import reranking as mteb_reranking
 from mteb.abstasks.text.bitext_mining import AbsTaskBitextMining
 
+from common import parser as benchmark_parser
 from emberta.io import datasets as readers
 from emberta.io.lines import LineSource
 from emberta.tasks.registry import TASKS, TaskSpec
@@ -52,7 +52,6 @@ with warnings.catch_warnings():
         pass
 
 
-DEFAULT_DATA = os.environ.get("EMBERTA_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
 BATCH_SIZE = 32
 # what mteb.evaluate itself uses with show_progress_bar=False and no encode_kwargs of the caller
 MTEB_ENCODE_KWARGS = {"batch_size": BATCH_SIZE, "show_progress_bar": False}
@@ -322,8 +321,7 @@ def emberta_metrics(task_result: Any) -> dict[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=Path(DEFAULT_DATA))
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--tasks", help=f"comma-separated, from: {', '.join(CHECKS)} (default: all)")
     args = parser.parse_args()
     checks = select_checks(args.tasks)

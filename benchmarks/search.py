@@ -13,7 +13,6 @@ issue asks for, writes JSON, and draws the recall/QPS curves.
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 import os
@@ -24,6 +23,8 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+
+from common import parser as benchmark_parser
 
 os.environ.setdefault("LANCE_LOG", "error")  # lance warns on every query about a future change of _distance
 K = 10
@@ -296,9 +297,7 @@ def plot(rows: list[dict], filters: list[dict], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default_data = os.environ.get("EMBERTA_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
-    parser.add_argument("--data-dir", type=Path, default=Path(default_data))
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--peers", default="lancedb,chroma", help="comma-separated peers to run (or 'none')")

@@ -10,10 +10,8 @@ emberta, counting 5xx answers.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -22,6 +20,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from common import parser as benchmark_parser
 
 NAIVE_SERVER = """
 import threading
@@ -119,9 +119,7 @@ async def load(url: str, texts: list[str], clients: int, seconds: float) -> dict
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default_data = os.environ.get("EMBERTA_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
-    parser.add_argument("--data-dir", type=Path, default=Path(default_data))
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--seconds", type=float, default=10.0, help="per concurrency level")
     parser.add_argument("--soak", type=float, default=60.0, help="64 clients against emberta, counting 5xx")
     parser.add_argument("--levels", default="1,8,32,64")

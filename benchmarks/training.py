@@ -18,7 +18,6 @@ Runs (pick with --runs, default all):
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -27,9 +26,9 @@ import time
 from pathlib import Path
 
 import emberta
+from common import parser as benchmark_parser
 from emberta.train import TrainConfig, train_embed
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 RUNS = ("cosent", "matryoshka", "scifact", "simcse", "distill", "starbucks")
 
 
@@ -55,9 +54,8 @@ def sentences(data: Path) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--runs", default=",".join(RUNS))
-    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("EMBERTA_DATA", DEFAULT_DATA)))
     parser.add_argument("--work", type=Path, default=None, help="Where trained models go (default: a temp dir).")
     args = parser.parse_args()
     data, work = args.data_dir, args.work or Path(tempfile.mkdtemp(prefix="emberta-train-bench-"))

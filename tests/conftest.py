@@ -12,6 +12,21 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_addoption(parser):
+    parser.addoption("--run-slow", action="store_true", help="also run the tests marked slow (make test-slow)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--run-slow"):
+        return
+    skip = pytest.mark.skip(reason="a long real-data run: `make test-slow` (pytest --run-slow) runs it")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 DATA_DIR = Path(os.environ.get("EMBERTA_DATA", REPO.parent / "shared" / "datasets"))
 
 CORPUS = [
@@ -144,6 +159,41 @@ def data_dir() -> Path:
     if not (DATA_DIR / "stsbenchmark" / "test.jsonl").is_file():
         pytest.skip(f"shared datasets not found under {DATA_DIR} (set EMBERTA_DATA)")
     return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def real_encoder():
+    """The default model (all-MiniLM-L6-v2), loaded once per session as `emberta.load_encoder("default")` loads
+    it. torch's thread count is per process, so the fixture checks that no earlier test left it lowered: the
+    real-model tests get every core a fresh process gets (no `threads` option here)."""
+    import subprocess
+    import sys
+
+    import torch
+
+    import emberta
+
+    fresh = subprocess.run(
+        [sys.executable, "-c", "import torch; print(torch.get_num_threads())"], capture_output=True, text=True
+    )
+    assert fresh.returncode == 0, fresh.stderr
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    encoder = emberta.load_encoder("default")
+    assert torch.get_num_threads() == int(fresh.stdout) <= cores, (
+        f"torch uses {torch.get_num_threads()} threads, a fresh process {fresh.stdout.strip()}, {cores} cores: "
+        "an earlier test lowered torch's thread count"
+    )
+    return encoder
+
+
+@pytest.fixture(scope="session")
+def real_store():
+    """One embedding cache in memory for every real-model test of the session: each text is encoded once by the
+    default model, whichever test needs it first."""
+    from emberta.cache import EmbeddingStore
+
+    with EmbeddingStore(None) as store:
+        yield store
 
 
 @pytest.fixture(scope="session")

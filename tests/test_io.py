@@ -74,103 +74,54 @@ def test_unreadable_path_is_a_directory(tmp_path):
         TextReader(tmp_path / "dir.txt")
 
 
-def test_unsupported_suffix(tmp_path):
-    path = tmp_path / "in.docx"
-    path.write_text("x")
-    with pytest.raises(InputError, match=r"unsupported input format '\.docx'"):
-        TextReader(path)
+def parquet_bytes(columns: dict) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.table(columns), sink)
+    return sink.getvalue().to_pybytes()
 
 
-@pytest.mark.parametrize("name", ["empty.txt", "empty.jsonl", "empty.csv", "blank.jsonl"])
-def test_empty_file(tmp_path, name):
+NO_TEXT_COLUMN = parquet_bytes({"body": ["a", None]})
+
+# (file name, content, reader options, error, message): each file is written, then read to the end
+BAD_FILES = [
+    ("in.docx", b"x", {}, InputError, r"unsupported input format '\.docx'"),
+    ("empty.txt", b"", {}, InputError, "no texts in the file"),
+    ("empty.jsonl", b"", {}, InputError, "no texts in the file"),
+    ("empty.csv", b"", {}, InputError, "no texts in the file"),
+    ("blank.jsonl", b"\n\n", {}, InputError, "no texts in the file"),
+    ("in.jsonl", b'{"text": "ok"}\n{"text": "broken"\n', {}, InputError, r"in\.jsonl:2: not valid JSON"),
+    ("in.jsonl", b'["a list"]\n', {}, InputError, r":1: expected a JSON object, got list"),
+    ("in.jsonl", b'{"text": "a"}\n{"body": "b"}\n', {}, InputError,
+     r":2: no field 'text' \(fields: 'body'\); choose the field with --field"),
+    ("in.jsonl", b'{"text": null}\n', {}, InputError, "field 'text' is NoneType, not a string"),
+    ("in.jsonl", b'{"text": "a"}\n', {"id_field": "id"}, InputError, r"no field 'id'.*--id-field"),
+    ("in.csv", b"body,label\nx,1\n", {}, InputError,
+     r"in\.csv:1: no column 'text' in the header \(columns: body, label\)"),
+    ("in.csv", b"id,text\n1,a\n2,b,extra\n", {}, InputError, r":3: 3 columns where the header has 2"),
+    ("in.parquet", NO_TEXT_COLUMN, {}, InputError, r"no column 'text' \(columns: body\)"),
+    ("in.parquet", NO_TEXT_COLUMN, {"field": "body"}, InputError, "row 2: column 'body' is null"),
+    ("in.parquet", b"not parquet", {}, InputError, "not a readable parquet file"),
+    ("in.txt", b"fine\ncaf\xe9 latin-1\nfine again\n", {}, InputError,
+     r"in\.txt:2: bytes that are not UTF-8 .*--errors replace"),
+    ("in.txt", b"a\n", {"errors": "ignore"}, OptionError, "unknown errors mode"),
+    ("in.txt", b"a\n", {"id_field": "id"}, OptionError, "no ids"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "content", "options", "error", "message"), BAD_FILES)
+def test_bad_file_names_what_and_where(tmp_path, name, content, options, error, message):
     path = tmp_path / name
-    path.write_text("\n\n" if name == "blank.jsonl" else "", encoding="utf-8")
-    with pytest.raises(InputError, match="no texts in the file"):
-        read_texts(path)
+    path.write_bytes(content)
+    with pytest.raises(error, match=message):
+        records(path, **options)
 
 
-def test_malformed_json_line_reports_file_and_line(tmp_path):
-    path = tmp_path / "in.jsonl"
-    path.write_text('{"text": "ok"}\n{"text": "broken"\n', encoding="utf-8")
-    with pytest.raises(InputError, match=r"in\.jsonl:2: not valid JSON"):
-        read_texts(path)
-
-
-def test_json_line_that_is_not_an_object(tmp_path):
-    path = tmp_path / "in.jsonl"
-    path.write_text('["a list"]\n', encoding="utf-8")
-    with pytest.raises(InputError, match=r":1: expected a JSON object, got list"):
-        read_texts(path)
-
-
-def test_missing_field(tmp_path):
-    path = tmp_path / "in.jsonl"
-    path.write_text('{"text": "a"}\n{"body": "b"}\n', encoding="utf-8")
-    with pytest.raises(InputError, match=r":2: no field 'text' \(fields: 'body'\); choose the field with --field"):
-        read_texts(path)
-
-
-def test_field_that_is_not_a_string(tmp_path):
-    path = tmp_path / "in.jsonl"
-    path.write_text('{"text": null}\n', encoding="utf-8")
-    with pytest.raises(InputError, match="field 'text' is NoneType, not a string"):
-        read_texts(path)
-
-
-def test_missing_id_field(tmp_path):
-    path = tmp_path / "in.jsonl"
-    path.write_text('{"text": "a"}\n', encoding="utf-8")
-    with pytest.raises(InputError, match=r"no field 'id'.*--id-field"):
-        records(path, id_field="id")
-
-
-def test_missing_csv_column(tmp_path):
-    path = tmp_path / "in.csv"
-    path.write_text("body,label\nx,1\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"in\.csv:1: no column 'text' in the header \(columns: body, label\)"):
-        read_texts(path)
-
-
-def test_csv_row_with_wrong_column_count(tmp_path):
-    path = tmp_path / "in.csv"
-    path.write_text("id,text\n1,a\n2,b,extra\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r":3: 3 columns where the header has 2"):
-        read_texts(path)
-
-
-def test_missing_parquet_column_and_nulls(tmp_path):
-    path = tmp_path / "in.parquet"
-    pq.write_table(pa.table({"body": ["a", None]}), path)
-    with pytest.raises(InputError, match=r"no column 'text' \(columns: body\)"):
-        read_texts(path)
-    with pytest.raises(InputError, match="row 2: column 'body' is null"):
-        read_texts(path, field="body")
-
-
-def test_not_a_parquet_file(tmp_path):
-    path = tmp_path / "in.parquet"
-    path.write_text("not parquet")
-    with pytest.raises(InputError, match="not a readable parquet file"):
-        read_texts(path)
-
-
-def test_non_utf8_reports_line_and_replace_continues(tmp_path):
+def test_non_utf8_line_is_replaced_on_request(tmp_path):
     path = tmp_path / "in.txt"
     path.write_bytes(b"fine\ncaf\xe9 latin-1\nfine again\n")
-    with pytest.raises(InputError, match=r"in\.txt:2: bytes that are not UTF-8 .*--errors replace"):
-        read_texts(path)
     reader = TextReader(path, errors="replace")
     texts = [r.text for r in reader]
     assert texts == ["fine", "caf\ufffd latin-1", "fine again"] and reader.replaced_lines == 1
-
-
-def test_bad_reader_options(tmp_path):
-    path = tmp_path / "in.txt"
-    path.write_text("a\n")
-    with pytest.raises(OptionError, match="unknown errors mode"):
-        TextReader(path, errors="ignore")
-    with pytest.raises(OptionError, match="no ids"):
-        TextReader(path, id_field="id")
 
 
 # ---- vector files -------------------------------------------------------------------------------------

