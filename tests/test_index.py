@@ -316,3 +316,33 @@ def test_compaction_drops_dead_slots_and_keeps_everything_else(tmp_path, tiny_mo
     assert compacted.get("d1").text == "moved" and compacted.get("d1").metadata == {"lang": "xx", "year": 1}
     assert compacted.search("moved", 1, mode="bm25")[0].id == "d1"
     assert not any(p.name.startswith(".idx") for p in tmp_path.iterdir())
+
+
+def test_a_writer_sees_its_own_deletions_at_once(tmp_path):
+    index, vectors = make_index(tmp_path / "idx", n=50, ann="flat")
+    assert index.search(vectors[3], 1, include=())[0].id == "d3"
+    index.delete(["d3"])
+    mask = np.arange(50) != 3
+    for include in ((), ("text", "metadata")):  # ids from the snapshot, or documents read from SQLite
+        assert [h.id for h in index.search(vectors[3], 3, include=include)] == exact_top(vectors, vectors[3], 3, mask)
+
+
+@pytest.mark.parametrize("expr", [None, "lang = 'en'"])
+def test_a_held_snapshot_answers_for_its_own_generation(tmp_path, expr):
+    from emberta.index.filters import evaluate, parse_filter
+    from emberta.index.search import SearchRequest, hits, rank
+
+    index, vectors = make_index(tmp_path / "idx", n=600, ann_params={"flat_below": 0})
+    held = index.snapshot()
+    tree = parse_filter(expr, index.store.fields()) if expr else None
+    mask = evaluate(tree, held.columns) if tree else None
+    query = vectors[5]
+    index.add([f"new {i}" for i in range(4)], [f"n{i}" for i in range(4)], [{"lang": "en"}] * 4,
+              vectors=np.repeat(query[None], 4, axis=0), fingerprint=FP)  # fmt: skip
+    assert held.ann.ntotal == 604 and held.slots == 600  # the structure grew under the held snapshot
+    for exact in (False, True):
+        request = SearchRequest(k=5, exact=exact, exact_below=0, exact_fraction=0.0)
+        scored = rank(held, index.store, request, tree, None, query)
+        assert [h.id for h in hits(held, index.store, scored, ())] == exact_top(vectors, query, 5, mask)
+    assert LANGS[5 % len(LANGS)] == "en"  # the query is d5's vector as well, and d5 passes the filter
+    assert {h.id for h in index.search(query, 5, filter=expr)} == {"d5", "n0", "n1", "n2", "n3"}  # a new snapshot

@@ -229,6 +229,7 @@ class Index:
         except BaseException:
             self.store.rollback()
             raise
+        self._state.refresh()  # a writer's next search sees its own deletions
         self._write_counts()
         return deleted
 

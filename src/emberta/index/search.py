@@ -117,15 +117,11 @@ def dense_search(
     """(slot, cosine) of the best `k` live documents passing `tree`, best first."""
     ann, slots = snapshot.ann, snapshot.slots
     quantize = ann.spec.quantize
-    if tree is None and snapshot.all_live and not exact and quantize is None and slots >= k:
+    allowed = _allowed(snapshot, tree)
+    if allowed is None and not exact and quantize is None and slots >= k:
         scores, found = ann.search(vector, k, None, ef)  # no filter, no deletions: the graph's answer is final
         if found[-1] >= 0:
             return list(zip(found.tolist(), scores.tolist(), strict=True))
-    allowed = None
-    if tree is not None:
-        allowed = evaluate(tree, snapshot.columns) & snapshot.live
-    elif not snapshot.all_live:
-        allowed = snapshot.live
     passing = int(allowed.sum()) if allowed is not None else slots
     if passing == 0:
         return []
@@ -149,6 +145,17 @@ def dense_search(
     if len(order) < k:  # the graph ran out of passing neighbours: exact scan of the passing documents
         return _exact(snapshot, vector, k, allowed)
     return [(int(found[i]), float(scores[i])) for i in order]
+
+
+def _allowed(snapshot: Snapshot, tree) -> np.ndarray | None:
+    """The slots a dense search may return, as a mask over the ANN's slots, or None for all of them. The ANN of a
+    snapshot may have grown since it was taken (this process added documents, into the same structure): the
+    slots past the snapshot's are hidden."""
+    extra = snapshot.ann.ntotal - snapshot.slots
+    if tree is None and snapshot.all_live and extra <= 0:
+        return None
+    allowed = snapshot.live if tree is None else evaluate(tree, snapshot.columns) & snapshot.live
+    return np.concatenate([allowed, np.zeros(extra, dtype=bool)]) if extra > 0 else allowed
 
 
 def _rescore(snapshot: Snapshot, vector: np.ndarray, slots: np.ndarray) -> np.ndarray:
@@ -195,7 +202,7 @@ def neighbourhood_means(snapshot: Snapshot, slots: np.ndarray) -> np.ndarray:
     memo = snapshot.neighbourhood
     missing = np.sort(np.array([s for s in dict.fromkeys(slots.tolist()) if s not in memo], dtype=np.int64))
     if len(missing):
-        allowed = None if snapshot.all_live else snapshot.live
+        allowed = _allowed(snapshot, None)
         for slot, row in zip(missing, np.asarray(snapshot.vectors[missing]), strict=True):
             _, found = snapshot.ann.search(row, HUBNESS_NEIGHBOURS + 1, allowed)
             found = found[(found >= 0) & (found != slot)][:HUBNESS_NEIGHBOURS]

@@ -63,9 +63,10 @@ class Snapshot:
     mask, `ids` (slot -> document id, None at dead slots), the filter `columns` (SQL column name -> Column,
     row = slot), the `ann` structure and the float32 unit `vectors` (slots, dim), memory-mapped.
 
-    A snapshot never changes; `Index.snapshot()` hands out a new one after each committed write (its own or,
-    within REFRESH_SECONDS, another process's). `neighbourhood` remembers the CSLS neighbourhood means r(d)
-    computed on this snapshot (a memo, not state: it is rebuilt for the next generation)."""
+    `Index.snapshot()` hands out a new one after each committed write (at once for this process's writes, within
+    REFRESH_SECONDS for another process's). A snapshot held on answers for its own generation: this process's
+    later additions go into the same ANN structure, and searches of the snapshot skip the slots past its own.
+    `neighbourhood` remembers the CSLS neighbourhood means r(d) computed on this snapshot (a memo, not state)."""
 
     generation: int
     slots: int
