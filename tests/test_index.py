@@ -346,3 +346,15 @@ def test_a_held_snapshot_answers_for_its_own_generation(tmp_path, expr):
         assert [h.id for h in hits(held, index.store, scored, ())] == exact_top(vectors, query, 5, mask)
     assert LANGS[5 % len(LANGS)] == "en"  # the query is d5's vector as well, and d5 passes the filter
     assert {h.id for h in index.search(query, 5, filter=expr)} == {"d5", "n0", "n1", "n2", "n3"}  # a new snapshot
+
+
+def test_an_encoder_given_to_open_must_give_the_index_vectors_unless_the_index_may_load_its_own(tmp_path):
+    from types import SimpleNamespace
+
+    make_index(tmp_path / "idx", n=10)[0].close()
+    other = SimpleNamespace(fingerprint="0" * 64, name="another model")
+    with Index.open(tmp_path / "idx", encoder=other) as index, pytest.raises(OptionError, match="no longer gives"):
+        index.search("apple", 3)
+    fallback = Index.open(tmp_path / "idx", encoder=other, own_encoder_fallback=True)  # its own model: none here
+    with fallback as index, pytest.raises(OptionError, match="built from vectors without a model"):
+        index.search("apple", 3)

@@ -53,7 +53,7 @@ def serve(
     if index is not None:
         from emberta.index import Index
 
-        opened = Index.open(index, encoder=encoder)
+        opened = Index.open(index, encoder=encoder, own_encoder_fallback=True)
     import uvicorn
 
     settings = ServeSettings(api_key=api_key, max_inputs=max_inputs, max_input_chars=max_input_chars,

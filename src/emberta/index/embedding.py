@@ -48,10 +48,11 @@ class IndexEncoder:
 
             self._loaded = load_encoder(settings["spec"], **settings["options"])
         if self._loaded.fingerprint != self.config["fingerprint"]:
+            model = repr((self.config.get("encoder") or {}).get("spec", self._loaded.name))
             raise OptionError(
-                f"the model {self.config['encoder']['spec']!r} no longer gives the vectors this index was built with "
-                f"(fingerprint {self._loaded.fingerprint[:12]} != {self.config['fingerprint'][:12]}); load the "
-                f"original model or rebuild the index"
+                f"the model {model} no longer gives the vectors this index was built with (fingerprint "
+                f"{self._loaded.fingerprint[:12]} != {self.config['fingerprint'][:12]}); load the original model or "
+                f"rebuild the index"
             )
         return self._loaded
 

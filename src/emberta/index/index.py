@@ -92,14 +92,18 @@ class Index:
         return cls(path, config, store, writable=True, lock=lock, encoder=encoder)
 
     @classmethod
-    def open(cls, path: str | Path, *, writable: bool = False, encoder=None) -> Index:
+    def open(
+        cls, path: str | Path, *, writable: bool = False, encoder=None, own_encoder_fallback: bool = False
+    ) -> Index:
         """Open an index, checking that its parts agree. writable=True takes the write lock (IndexLockedError
-        when another process holds it). encoder: an encoder already loaded, used for queries and documents when
-        it gives the index's vectors (same fingerprint); otherwise the index loads its own on first use."""
+        when another process holds it). encoder: an encoder already loaded, used for queries and documents; it
+        must give the index's vectors (the same fingerprint), else encoding raises OptionError, unless
+        own_encoder_fallback=True: then the index loads its own model instead (a server serving one model and
+        searching an index built with another)."""
         path = Path(path)
         layout.require_documents(path)
         config = layout.read_config(path)
-        if encoder is not None and encoder.fingerprint != config["fingerprint"]:
+        if own_encoder_fallback and encoder is not None and encoder.fingerprint != config["fingerprint"]:
             encoder = None
         lock = layout.acquire_lock(path) if writable else None
         store = DocumentStore(path / layout.DOCS)
