@@ -22,6 +22,15 @@ if TYPE_CHECKING:
     from emberta.encoders.base import Encoder
 
 DEFAULT_CACHE_DIR = Path("~/.cache/emberta")
+CACHE_FILE = "embeddings-v2.sqlite"
+# the file of emberta before the key column was named for what it holds (text -> text_sha256); it is left as it
+# is, for older versions that share the cache folder, and its vectors are copied into CACHE_FILE once
+LEGACY_CACHE_FILE = "embeddings.sqlite"
+SCHEMA_VERSION = 2
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS main.vectors (model TEXT NOT NULL, text_sha256 BLOB NOT NULL, dim INTEGER NOT NULL, "
+    "vector BLOB NOT NULL, PRIMARY KEY (model, text_sha256)) WITHOUT ROWID"
+)
 
 
 def cache_dir() -> Path:
@@ -37,7 +46,9 @@ class EmbeddingStore:
     """Encode through a cache. path=None keeps vectors in memory only (for --no-cache runs). A context manager:
     `with EmbeddingStore.default() as store: ...` closes the file at the end."""
 
-    def __init__(self, path: str | Path | None = None):
+    def __init__(self, path: str | Path | None = None, *, legacy: str | Path | None = None):
+        """path: the SQLite file (None: memory only); legacy: a cache file of the old schema whose vectors are
+        copied in when `path` is new."""
         self.path = None if path is None else Path(path)
         self._memory: dict[tuple[str, bytes], np.ndarray] = {}
         self._db: sqlite3.Connection | None = None
@@ -45,20 +56,15 @@ class EmbeddingStore:
         self.encoded = 0
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path)
+            self._db = sqlite3.connect(self.path, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS vectors (model TEXT NOT NULL, text_sha256 BLOB NOT NULL, dim INTEGER "
-                "NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (model, text_sha256)) WITHOUT ROWID"
-            )
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(vectors)")}
-            if "text" in columns:  # a cache written before the column was named for what it holds
-                self._db.execute("ALTER TABLE vectors RENAME COLUMN text TO text_sha256")
-            self._db.commit()
+            _prepare_schema(self._db, None if legacy is None else Path(legacy))
+            self._db.isolation_level = ""  # back to implicit transactions, committed by `with self._db`
 
     @classmethod
     def default(cls) -> EmbeddingStore:
-        return cls(cache_dir() / "embeddings.sqlite")
+        """The on-disk cache under EMBERTA_CACHE (default ~/.cache/emberta)."""
+        return cls(cache_dir() / CACHE_FILE, legacy=cache_dir() / LEGACY_CACHE_FILE)
 
     def encode(
         self, encoder: Encoder, texts: list[str], *, prompt: str | None = None, prompt_name: str | None = None,
@@ -128,6 +134,39 @@ class EmbeddingStore:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _prepare_schema(db: sqlite3.Connection, legacy: Path | None) -> None:
+    """Create (or bring up to SCHEMA_VERSION) the table of a cache file, once: the first process to open a new
+    file does it under an immediate transaction while others wait for it. A file of the old schema given as
+    `path` is renamed in place; a `legacy` file's vectors are copied in (the legacy file is left unchanged)."""
+    attached = legacy is not None and legacy.is_file()
+    if attached:
+        db.execute("ATTACH DATABASE ? AS legacy", (str(legacy),))
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                if "text" in {row[1] for row in db.execute("PRAGMA main.table_info(vectors)")}:
+                    db.execute("ALTER TABLE main.vectors RENAME COLUMN text TO text_sha256")
+                db.execute(_SCHEMA)
+                key = _legacy_key(db) if attached else None
+                if key is not None:
+                    db.execute(f"INSERT OR IGNORE INTO main.vectors SELECT model, {key}, dim, vector FROM legacy.vectors")
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    finally:
+        if attached:
+            db.execute("DETACH DATABASE legacy")
+
+
+def _legacy_key(db: sqlite3.Connection) -> str | None:
+    """The key column of the attached legacy cache's table, or None when it has no table of vectors."""
+    columns = {row[1] for row in db.execute("PRAGMA legacy.table_info(vectors)")}
+    return next((name for name in ("text", "text_sha256") if name in columns), None)
 
 
 @contextmanager
