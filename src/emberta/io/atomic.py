@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import tempfile
@@ -69,9 +70,11 @@ def replace_dir(staging: Path, out: Path) -> None:
 def staged_dir(out: Path, label: str = "staging") -> Iterator[Path]:
     """A new, empty hidden folder beside `out` to build into (its own, so two processes building the same `out`
     never share one); moved to `out` (replace_dir) when the block ends, removed when it raises, so `out` is
-    either the complete result or untouched."""
+    either the complete result or untouched. Folders that killed builders left behind are removed first."""
     out = Path(out)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.{label}.", dir=out.parent))
+    prefix = f".{out.name}.{label}."
+    _remove_abandoned(out.parent, prefix)
+    staging = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}.", dir=out.parent))
     os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700; the finished folder gets the usual permissions
     try:
         yield staging
@@ -79,3 +82,21 @@ def staged_dir(out: Path, label: str = "staging") -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _remove_abandoned(folder: Path, prefix: str) -> None:
+    """Remove the staging folders `prefix`PID.* in `folder` whose process PID is gone (it was killed)."""
+    for stale in folder.glob(glob.escape(prefix) + "*"):
+        pid = stale.name[len(prefix) :].split(".", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # another user's process, or not a pid: leave it
+        return True
+    return True
