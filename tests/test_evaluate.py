@@ -351,3 +351,16 @@ def test_an_exact_index_ranks_like_exact_search():
     for qid in query_ids:
         assert list(run[qid]) == sorted(exact[qid], key=lambda d: -exact[qid][d])
         assert [run[qid][d] for d in run[qid]] == pytest.approx([exact[qid][d] for d in run[qid]], abs=1e-5)
+
+
+def test_task_texts_of_a_classification_task_read_only_its_test_file(data_dir, tmp_path):
+    """Measuring a task's embedding space needs its texts, not a classifier: the training file is not read."""
+    from emberta.analyze import task_texts
+    from emberta.io.datasets import read_labelled
+
+    (tmp_path / "banking77").mkdir()
+    test_file = tmp_path / "banking77" / "test.jsonl"
+    test_file.write_bytes((data_dir / "banking77" / "test.jsonl").read_bytes())  # and no train.jsonl
+    found = task_texts("Banking77Classification", tmp_path)
+    expected = read_labelled(test_file)
+    assert (found.texts, found.labels, found.languages) == (expected.texts, expected.labels, None)

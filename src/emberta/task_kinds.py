@@ -55,9 +55,17 @@ class SubsetTexts:
 
 @dataclass(frozen=True)
 class TaskKind:
+    """read(subset) -> data; score(data, embedder) -> metrics; texts(data) -> SubsetTexts. `read_texts`, when
+    given, reads a subset's texts with less than `read` needs (classification: the test file only)."""
+
     read: Callable[[Subset], Any]
     score: Callable[[Any, TaskEmbedder], dict]
     texts: Callable[[Any], SubsetTexts]
+    read_texts: Callable[[Subset], SubsetTexts] | None = None
+
+    def subset_texts(self, subset: Subset) -> SubsetTexts:
+        """The texts of one subset, for measuring the embedding space (no scoring)."""
+        return self.read_texts(subset) if self.read_texts else self.texts(self.read(subset))
 
 
 def subsets(spec: TaskSpec, folder: Path) -> list[Subset]:
@@ -146,8 +154,13 @@ def _score_classification(data: ClassificationData, embed: TaskEmbedder) -> dict
     return classification.evaluate_classification(train_vectors, train.labels, test_vectors, test.labels, experiments)
 
 
-def _read_clustering(subset: Subset) -> tuple[datasets.LabelledTexts, Path]:
+def _read_labelled(subset: Subset) -> tuple[datasets.LabelledTexts, Path]:
+    """The labelled texts of the subset's (test) file, and the file."""
     return datasets.read_labelled(subset.paths[0], subset.spec.text_field), subset.paths[0]
+
+
+def _labelled_texts(data: tuple[datasets.LabelledTexts, Path]) -> SubsetTexts:
+    return SubsetTexts(data[0].texts, data[0].labels)
 
 
 def _score_clustering(data: tuple[datasets.LabelledTexts, Path], embed: TaskEmbedder) -> dict:
@@ -215,9 +228,12 @@ KINDS: dict[str, TaskKind] = {
     ),
     BITEXT_MINING: TaskKind(lambda s: datasets.read_bitext(s.paths[0]), _score_bitext, _pair_texts(lambda _: True)),
     CLASSIFICATION: TaskKind(
-        _read_classification, _score_classification, lambda d: SubsetTexts(d.test.texts, d.test.labels)
+        _read_classification,
+        _score_classification,
+        lambda d: SubsetTexts(d.test.texts, d.test.labels),
+        read_texts=lambda s: _labelled_texts(_read_labelled(s)),
     ),
-    CLUSTERING: TaskKind(_read_clustering, _score_clustering, lambda d: SubsetTexts(d[0].texts, d[0].labels)),
+    CLUSTERING: TaskKind(_read_labelled, _score_clustering, lambda d: _labelled_texts(d)),
     RETRIEVAL: TaskKind(_read_retrieval, _score_retrieval, lambda d: SubsetTexts(list(d.corpus.values()))),
     RERANKING: TaskKind(lambda s: datasets.read_reranking(s.paths[0]), _score_reranking, _reranking_texts),
 }
