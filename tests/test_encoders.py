@@ -322,3 +322,16 @@ def test_other_encoder_architectures_load_as_plain_folders(other_architectures, 
         reference(folder, TEXTS, "cls", layer=1),
         atol=1e-5,
     )
+
+
+def test_threads_apply_to_the_encoders_own_calls_only(tiny_models, monkeypatch):
+    import torch
+
+    before = torch.get_num_threads()
+    encoder = emberta.load_encoder(tiny_models["bert-st"], threads=1)
+    seen = []
+    model = encoder.sentence_transformer
+    original = model.encode
+    monkeypatch.setattr(model, "encode", lambda *a, **k: seen.append(torch.get_num_threads()) or original(*a, **k))
+    encoder.encode(["a short text"], show_progress=False)
+    assert seen == [1] and torch.get_num_threads() == before  # another encoder of the process keeps every core

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 
 from emberta.encoders.offline import force_offline
 
@@ -203,19 +204,24 @@ class TorchEncoder(Encoder):
         }
 
 
+_THREADS_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def _torch_threads(threads: int | None):
     """torch's thread count is per process: set it for one encode call only, so that an encoder loaded with
-    `threads` does not slow down every other encoder of the process."""
+    `threads` does not slow down every other encoder of the process. Calls that set it take turns (a server
+    encodes from more than one thread), so the count they restore is never another call's."""
     if threads is None:
         yield
         return
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    with _THREADS_LOCK:
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
 
 def _first(model, cls):
