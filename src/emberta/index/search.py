@@ -30,6 +30,12 @@ HUBNESS_SHORTLIST = 50
 HUBNESS_NEIGHBOURS = 10
 
 
+def check_mode(mode: str) -> None:
+    """OptionError unless `mode` is one of MODES."""
+    if mode not in MODES:
+        raise OptionError(f"unknown search mode {mode!r}; choose one of {', '.join(MODES)}")
+
+
 @dataclass(frozen=True)
 class SearchRequest:
     """The options of one search, checked. filter: an expression such as "lang = 'en' and year >= 2020";
@@ -53,8 +59,7 @@ class SearchRequest:
     hubness: str | None = None
 
     def __post_init__(self):
-        if self.mode not in MODES:
-            raise OptionError(f"unknown search mode {self.mode!r}; choose one of {', '.join(MODES)}")
+        check_mode(self.mode)
         if self.hubness not in HUBNESS:
             raise OptionError(f"unknown hubness re-scoring {self.hubness!r}; choose csls (or leave it out)")
         if self.hubness and self.mode != "dense":

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from emberta.index.search import MODES
+from emberta.errors import OptionError
+from emberta.index.search import check_mode
 from emberta.serve.errors import ApiError
 from emberta.serve.settings import ServeSettings
 
@@ -120,8 +121,10 @@ class SearchRequest:
         if not (isinstance(weights, list) and len(weights) == 2 and all(isinstance(w, (int, float)) for w in weights)):
             raise ApiError(422, "'weights' must be two numbers [dense, bm25]", param="weights")
         mode = body.get("mode", "dense")
-        if mode not in MODES:  # 400, as when the index refused it
-            raise ApiError(400, f"unknown search mode {mode!r}; choose one of {', '.join(MODES)}", param="mode")
+        try:
+            check_mode(mode)
+        except OptionError as exc:  # 400, as when the index refused it
+            raise ApiError(400, str(exc), param="mode") from None
         return cls(query, k, flt, mode, (weights[0], weights[1]))
 
 
