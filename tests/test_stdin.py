@@ -1,5 +1,6 @@
 """Reading texts from standard input ("-" with a format) and choosing a file's format with `format`: every
-reader format, messages that say <stdin>, the temporary copy removed, and `emberta encode -`."""
+reader format, messages that say <stdin>, the temporary copy removed, gzipped files named .gz, `emberta encode -`
+and `emberta analyze --texts -` (labels from the same records)."""
 
 from __future__ import annotations
 
@@ -147,3 +148,60 @@ def test_cli_encodes_standard_input(tiny_models, tmp_path):
                            input=b'{"text": "ok"}\n{"txt": "no"}\n')  # fmt: skip
     assert result.exit_code == 2 and "<stdin>:2: no field 'text'" in result.output
     assert not (tmp_path / "w.npy").exists()
+
+
+def test_a_gzipped_file_stays_gzipped_when_the_format_is_given(tmp_path):
+    zipped = tmp_path / "x.jsonl.gz"
+    zipped.write_bytes(gzip.compress(b'{"text": "one"}\n{"text": "two"}\n'))
+    assert read_texts(zipped, format="jsonl") == ["one", "two"]  # the name's .gz counts as well as the format's
+    assert read_texts(zipped, format="jsonl.gz") == ["one", "two"]
+    other = tmp_path / "export.dat.gz"
+    other.write_bytes(gzip.compress("a\nb ü\n".encode()))
+    assert read_texts(other, format="txt") == ["a", "b ü"]
+    plain = tmp_path / "fake.txt.gz"
+    plain.write_text("not gzipped\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"fake\.txt\.gz: cannot read .*is the file complete"):
+        read_texts(plain, format="txt")
+
+
+def test_cli_analyzes_standard_input_with_labels_from_the_same_records(tiny_models, tmp_path, monkeypatch):
+    from emberta.analyze import analyze
+    from emberta.cli.main import app
+    from emberta.report import plots
+
+    drawn = []
+    monkeypatch.setattr(plots, "pca_scatter", lambda sample, labels, path: drawn.append(list(labels)))
+    words = ["fox", "dog", "guitar", "weather", "book", "search"]
+    lines = [{"text": f"the {w} number {i}", "topic": w} for w in words for i in range(4)]
+    data = "".join(json.dumps(line) + "\n" for line in lines)
+    model, runner = str(tiny_models["bert"]), CliRunner()
+    args = ["analyze", "-m", model, "--texts", "-", "--labels", "topic", "--no-cache"]
+    result = runner.invoke(app, [*args, "--format", "jsonl", "--out", str(tmp_path / "r")], input=data)
+    assert result.exit_code == 0, result.output
+    from_stdin = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert from_stdin["rows"] == len(lines) and from_stdin["source"] == "-"
+    file = tmp_path / "texts.dat"
+    file.write_text(data, encoding="utf-8")
+    from_file = analyze(model, texts_file=file, labels_field="topic", format="jsonl", out=tmp_path / "f", cache=False)
+    assert json.loads(json.dumps({**from_file, "source": "-"})) == from_stdin
+    assert drawn[0] == drawn[1] and sorted(drawn[0]) == sorted(line["topic"] for line in lines)
+    result = runner.invoke(app, args, input=data)
+    assert result.exit_code == 2 and "reading standard input ('-') needs its format: pass --format" in result.output
+
+
+@pytest.mark.parametrize(
+    ("format", "data", "message"),
+    [
+        ("jsonl", '{"text": "a", "topic": "x"}\n{"text": "b"}\n', "<stdin>:2: label field 'topic' is missing"),
+        ("jsonl", '{"text": "a", "topic": 3}\n', "<stdin>:1: label field 'topic' is int, not a string"),
+        ("csv", "text,topic\na,x\nb,\n", "<stdin>:3: label field 'topic' is missing"),
+        ("csv", "text,kind\na,x\n", "no column 'topic' in the header (columns: text, kind); choose one with --labels"),
+        ("txt", "a\nb\n", ".txt inputs hold one text per line and no metadata"),
+    ],
+)
+def test_cli_analyze_reports_bad_labels(tiny_models, format, data, message):
+    from emberta.cli.main import app
+
+    args = ["analyze", "-m", str(tiny_models["bert"]), "--texts", "-", "--format", format, "--labels", "topic"]
+    result = CliRunner().invoke(app, [*args, "--no-cache"], input=data)
+    assert result.exit_code == 2 and message in result.output, result.output

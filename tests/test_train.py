@@ -4,6 +4,7 @@ emberta and sentence-transformers, the config file reproduces a run, bad data gi
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -143,6 +144,35 @@ def test_mining_fields_are_declared_once_and_old_config_files_load(tmp_path):
     loaded = TrainConfig.from_file(tmp_path / "emberta-train.json")
     assert {k: loaded.to_dict()[k] for k in old} == old
     assert loaded.mining_options() == MiningOptions(num_negatives=2, range_min=3, range_max=40, relative_margin=0.05)
+
+
+def test_positional_construction_is_unchanged_and_the_config_dict_stays_flat():
+    from emberta.train import MiningOptions
+
+    assert MiningOptions(3).num_negatives == 3 and MiningOptions(3).range_min == 0
+    assert TrainConfig("m").model == "m" and TrainConfig("m", ["d.jsonl"]).data == ["d.jsonl"]
+    keys = {"model", "data", "loss", "out", "matryoshka_dims", "layers", "starbucks_pairs", "teacher",
+            "student_layers", "scale", "hardness_strength", "hardness_mode", "mini_batch_size", "beir_split",
+            "hard_negatives", "negatives_from", "range_min", "range_max", "margin", "relative_margin", "max_length",
+            "epochs", "batch_size", "lr", "warmup", "max_steps", "seed", "logging_steps", "eval_tasks", "eval_steps",
+            "data_dir", "save_steps", "checkpoint_dir", "keep_checkpoints"}  # fmt: skip
+    saved = TrainConfig().to_dict()
+    assert set(saved) == keys and not any(isinstance(value, dict) for value in saved.values())
+
+
+def test_none_flags_keep_defaults_and_config_values_are_type_checked(tmp_path):
+    built = TrainConfig.from_options(epochs=None, max_length=None, range_max=None, data_dir=None, lr=None)
+    assert built.epochs == 1.0 and built.lr == 2e-5 and built.max_length is None and built.data_dir is None
+    assert TrainConfig.from_options(range_max=40, max_length=64).range_max == 40
+    good = {"epochs": 2, "max_length": None, "margin": 0.1, "data": ["a"], "keep_checkpoints": True}
+    (tmp_path / "good.json").write_text(json.dumps(good))
+    assert TrainConfig.from_file(tmp_path / "good.json").epochs == 2
+    for field, value, expected in [("epochs", "many", "float"), ("max_length", 1.5, "int | None"),
+                                   ("data", "a.jsonl", "list[str]"), ("seed", True, "int"),
+                                   ("keep_checkpoints", 1, "bool")]:  # fmt: skip
+        (tmp_path / "bad.json").write_text(json.dumps({field: value}))
+        with pytest.raises(InputError, match=f"config field '{field}' is .*; expected {re.escape(expected)}$"):
+            TrainConfig.from_file(tmp_path / "bad.json")
 
 
 def test_bad_mining_options_fail_before_any_model_loads(data, tmp_path):

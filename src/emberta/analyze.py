@@ -3,7 +3,6 @@ embeddings, write report.json and PNG plots."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ import numpy as np
 
 from emberta.cache import open_store
 from emberta.encoders import Encoder, load_encoder
-from emberta.errors import OptionError
+from emberta.errors import InputError, OptionError
 from emberta.geometry.alignment import alignment
 from emberta.geometry.hubness import hubness, k_occurrence, knn_from_scores
 from emberta.geometry.report import measure_all, plain, sample_indices
@@ -48,12 +47,28 @@ def task_texts(name: str, data_dir) -> TaskTexts:
     kind = KINDS[spec.type]
     texts, labels, languages, positives = [], [], [], []
     for subset in subsets(spec, folder):
-        found = kind.texts(kind.read(subset))
+        found = kind.subset_texts(subset)
         texts += found.texts
         labels += found.labels or []
         languages += [subset.name] * len(found.texts)
         positives += found.positives
     return TaskTexts(texts, labels or None, languages if len(spec.subsets) > 1 else None, positives)
+
+
+def _file_texts(path: str | Path, field: str, labels_field: str | None, format: str | None) -> TaskTexts:
+    """The texts of an input file or standard input ("-", in `format`), read once; with labels_field, each
+    text's label is the same record's value of that field (a string)."""
+    meta = [labels_field] if labels_field else None
+    with TextReader(path, format=format, field=field, meta_fields=meta, meta_option="--labels") as reader:
+        records = list(reader)
+    for record in records if labels_field else []:
+        label = record.meta[labels_field]
+        if not isinstance(label, str):
+            what = "missing" if label is None else f"{type(label).__name__}, not a string"
+            raise InputError(f"label field {labels_field!r} is {what}; give every text a string label or choose "
+                             "another field with --labels", path=reader.name, line=record.line)  # fmt: skip
+    labels = [record.meta[labels_field] for record in records] if labels_field else None
+    return TaskTexts([record.text for record in records], labels, None, [])
 
 
 def analyze(
@@ -62,22 +77,22 @@ def analyze(
     texts_file: str | Path | None = None,
     field: str = "text",
     labels_field: str | None = None,
+    format: str | None = None,
     dataset: str | None = None,
     data_dir=None,
     out: str | Path | None = None,
     k: int = 10,
     cache: bool = True,
 ) -> dict:
-    """Measure the embeddings of a text file or a registered task's texts: every measure of
-    geometry.report.measure_all, hubness after mutual proximity and local scaling, and for a task with
-    same-meaning pairs their alignment. With `out`: report.json and PNG plots (spectrum, per-dimension mean and
-    spread with rogue dimensions, k-occurrence histogram, 2-D PCA coloured by label). Returns the report."""
+    """Measure the embeddings of a text file ("-": standard input, in `format`, which also overrides a file's
+    suffix) or a registered task's texts: every measure of geometry.report.measure_all, hubness after mutual
+    proximity and local scaling, and for a task with same-meaning pairs their alignment. With `out`: report.json
+    and PNG plots (spectrum, per-dimension mean and spread with rogue dimensions, k-occurrence histogram, 2-D PCA
+    coloured by label). Returns the report."""
     if (texts_file is None) == (dataset is None):
         raise OptionError("give either --texts FILE or --dataset TASK")
     if texts_file is not None:
-        source = TaskTexts([r.text for r in TextReader(texts_file, field=field)], None, None, [])
-        if labels_field:
-            source = dataclasses.replace(source, labels=_labels(texts_file, labels_field, len(source.texts)))
+        source = _file_texts(texts_file, field, labels_field, format)
     else:
         source = task_texts(dataset, data_dir)
     encoder = encoder_or_spec if isinstance(encoder_or_spec, Encoder) else load_encoder(encoder_or_spec)
@@ -115,13 +130,6 @@ def _write_report(report: dict, vectors: np.ndarray, labels: list[str] | None, f
     plots.pca_scatter(sample, None if labels is None else np.asarray(labels)[rows], folder / "pca.png")
 
 
-def _labels(path, field: str, n: int) -> list[str]:
-    labels = [r.text for r in TextReader(path, field=field)]
-    if len(labels) != n:
-        raise OptionError(f"{path}: {len(labels)} labels for {n} texts")
-    return labels
-
-
 # Definitional pairs of Bolukbasi et al. (2016), used to find the gender direction for HardDebias.
 GENDER_PAIRS = [
     ("woman", "man"), ("girl", "boy"), ("she", "he"), ("mother", "father"), ("daughter", "son"),
@@ -131,7 +139,7 @@ GENDER_PAIRS = [
 
 def bias_tests(
     encoder_or_spec: Encoder | str | Path,
-    tests: str | Sequence[str] = DEFAULT_BIAS_TESTS,
+    tests: str | Path | Sequence[str | Path] = DEFAULT_BIAS_TESTS,
     *,
     data_dir=None,
     debias: bool = False,
@@ -139,12 +147,13 @@ def bias_tests(
 ) -> list[dict]:
     """WEAT/SEAT effect sizes and permutation p-values of each test, a row per test; with debias, also after
     removing the gender direction (HardDebias fitted on GENDER_PAIRS). tests: names of files in the data
-    directory's weat_seat/ folder, comma-separated or a list (e.g. "weat6,sent-weat7"); every file is read and
-    checked before the model loads."""
+    directory's weat_seat/ folder, comma-separated or a list (e.g. "weat6,sent-weat7"); pathlib.Path entries
+    are test files used as they are (no data directory needed). Every file is read and checked before the model
+    loads."""
     from emberta.geometry.bias import weat
     from emberta.transforms.linear import HardDebias
 
-    paths = datasets.weat_test_paths(data_dir, tests)
+    paths = _bias_test_paths(data_dir, tests)
     if not paths:
         raise OptionError(f"no bias test named ({tests!r}); name files of weat_seat/, e.g. --tests weat6,sent-weat7")
     loaded = [datasets.read_weat(path) for path in paths]
@@ -167,3 +176,11 @@ def bias_tests(
             row |= {"effect_size_debiased": after.effect_size, "p_value_debiased": after.p_value}
         rows.append(row)
     return rows
+
+
+def _bias_test_paths(data_dir, tests: str | Path | Sequence[str | Path]) -> list[Path]:
+    """Path entries as given; strings (each may be comma-separated) are names looked up in weat_seat/."""
+    paths = []
+    for test in [tests] if isinstance(tests, (str, Path)) else tests:
+        paths += [test] if isinstance(test, Path) else datasets.weat_test_paths(data_dir, test)
+    return paths

@@ -152,7 +152,8 @@ def _prepare_schema(db: sqlite3.Connection, legacy: Path | None) -> None:
                 db.execute(_SCHEMA)
                 key = _legacy_key(db) if attached else None
                 if key is not None:
-                    db.execute(f"INSERT OR IGNORE INTO main.vectors SELECT model, {key}, dim, vector FROM legacy.vectors")
+                    copy = f"INSERT OR IGNORE INTO main.vectors SELECT model, {key}, dim, vector FROM legacy.vectors"
+                    db.execute(copy)
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             db.execute("COMMIT")
         except BaseException:

@@ -44,7 +44,8 @@ LIMIT = typer.Option(None, min=1, help="Encode only the first N texts.")
 INPUT_FORMAT = typer.Option(
     None,
     "--format",
-    help="Input format when reading standard input ('-'): txt, jsonl, csv, tsv or parquet (add .gz when gzipped).",
+    help="Input format: txt, jsonl, csv, tsv or parquet (add .gz when gzipped). Needed for standard input ('-'); "
+    "for a file it overrides the suffix (a name ending in .gz is still read as gzipped).",
 )
 QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar or summary.")
 

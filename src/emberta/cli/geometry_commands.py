@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from emberta.cli.common import DATA_DIR, echo_err, handle_errors
-from emberta.cli.encode_commands import MODEL
+from emberta.cli.encode_commands import INPUT_FORMAT, MODEL
 from emberta.tasks.registry import DEFAULT_BIAS_TESTS
 
 PANEL = "Diagnose & improve"
@@ -23,9 +23,12 @@ def register(app: typer.Typer) -> None:
 @handle_errors
 def analyze_command(
     model: str = MODEL,
-    texts: Path | None = typer.Option(None, help="Texts to embed (.txt, .jsonl, .csv, .tsv, .parquet)."),
+    texts: Path | None = typer.Option(
+        None, help="Texts to embed (.txt, .jsonl, .csv, .tsv, .parquet); '-' reads standard input (with --format)."
+    ),
     field: str = typer.Option("text", help="Text field or column of --texts."),
     labels: str | None = typer.Option(None, help="Field of --texts holding a label per text (colours the PCA plot)."),
+    input_format: str | None = INPUT_FORMAT,
     dataset: str | None = typer.Option(None, help="A registered task whose texts to embed (see `emberta tasks`)."),
     data_dir: Path | None = DATA_DIR,
     out: Path | None = typer.Option(None, help="Folder for report.json and the PNG plots."),
@@ -39,8 +42,8 @@ def analyze_command(
     from emberta.analyze import analyze
     from emberta.report.tables import geometry_table
 
-    report = analyze(model, texts_file=texts, field=field, labels_field=labels, dataset=dataset, data_dir=data_dir,
-                     out=out, k=k, cache=not no_cache)  # fmt: skip
+    report = analyze(model, texts_file=texts, field=field, labels_field=labels, format=input_format, dataset=dataset,
+                     data_dir=data_dir, out=out, k=k, cache=not no_cache)  # fmt: skip
     Console(highlight=False).print(geometry_table(report))
     if out is not None:
         echo_err(f"report and plots: {out}")

@@ -70,7 +70,8 @@ class TextReader:
     """Iterate the TextRecords of one input file, or of standard input when path is "-".
 
     format: "txt", "jsonl", "csv", "tsv" or "parquet" (a leading dot is fine; ".gz" appended for gzipped text),
-    required for standard input and overriding the file's suffix otherwise. `name` is what messages call the
+    required for standard input and overriding the file's suffix otherwise (a text file is still read as gzipped
+    when its name ends in .gz, whatever the format says). `name` is what messages call the
     input: the path as given, or "<stdin>" (then `path` is a temporary copy, removed by close() or when the
     reader is garbage-collected).
 
@@ -78,7 +79,8 @@ class TextReader:
     id_field: the field holding ids; default row numbers. errors: "strict" stops at the first line that is
     not UTF-8, "replace" decodes it with U+FFFD and counts it in `replaced_lines`. meta_fields: fields kept as
     each record's `meta` ("*" = every field but the text and id); JSONL and parquet keep their value types,
-    CSV values stay strings (an empty cell is missing).
+    CSV values stay strings (an empty cell is missing). meta_option: what messages call the option that chose
+    meta_fields (a command whose option has another name, e.g. analyze's --labels, passes it).
     """
 
     def __init__(
@@ -90,11 +92,14 @@ class TextReader:
         id_field: str | None = None,
         errors: str = "strict",
         meta_fields: list[str] | str | None = None,
+        meta_option: str = "--meta-fields",
     ):
         stdin = str(path) == STDIN
         self.name = STDIN_NAME if stdin else str(Path(path))  # for messages; `path` may be a temporary file
         if format is not None:
             self.format, compressed = format_option(format)
+            if not stdin and self.format in TEXT_FORMATS:  # a real file's name says it is gzipped, too
+                compressed = compressed or Path(path).name.lower().endswith(".gz")
         elif stdin:
             raise OptionError("reading standard input ('-') needs its format: pass --format txt, jsonl, csv, tsv or "
                               "parquet (add .gz when gzipped, e.g. jsonl.gz)")  # fmt: skip
@@ -108,7 +113,7 @@ class TextReader:
         if self.format == ".txt" and meta_fields:
             raise OptionError(".txt inputs hold one text per line and no metadata; use .jsonl, .csv or .parquet")
         self.field, self.id_field, self.errors = field, id_field, errors
-        self.meta_fields = meta_fields
+        self.meta_fields, self.meta_option = meta_fields, meta_option
         if stdin:
             self.path = _spool_stdin(self.format + (".gz" if compressed else ""))
             self._remove = weakref.finalize(self, _remove_file, self.path)
@@ -185,7 +190,7 @@ class TextReader:
         text_col = self._column(header, self.field, "--field")
         id_col = self._column(header, self.id_field, "--id-field") if self.id_field else None
         for name in self.meta_fields if isinstance(self.meta_fields, list) else []:
-            self._column(header, name, "--meta-fields")
+            self._column(header, name, self.meta_option)
         row = 0
         while True:
             try:
@@ -226,7 +231,7 @@ class TextReader:
             meta_columns = list(self.meta_fields or [])
         for column, option in zip(
             columns + meta_columns,
-            ["--field", "--id-field"][: len(columns)] + ["--meta-fields"] * len(meta_columns),
+            ["--field", "--id-field"][: len(columns)] + [self.meta_option] * len(meta_columns),
             strict=True,
         ):
             if column not in names:

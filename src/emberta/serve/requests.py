@@ -51,7 +51,7 @@ def check_texts(value, param: str, settings: ServeSettings) -> list[str]:
 
 
 @dataclass(frozen=True)
-class EmbeddingRequest:
+class EmbeddingsBody:
     """OpenAI's embeddings request: `input`, `model`, `encoding_format`, `dimensions` (`user` is ignored)."""
 
     texts: list[str]
@@ -59,7 +59,7 @@ class EmbeddingRequest:
     dimensions: int | None = None
 
     @classmethod
-    def parse(cls, body: dict, settings: ServeSettings, encoder) -> EmbeddingRequest:
+    def parse(cls, body: dict, settings: ServeSettings, encoder) -> EmbeddingsBody:
         """Check `body` against what OpenAI accepts and what `encoder` serves."""
         _refuse_unknown(body, EMBEDDING_FIELDS)
         if "input" not in body:
@@ -79,14 +79,14 @@ class EmbeddingRequest:
 
 
 @dataclass(frozen=True)
-class SimilarityRequest:
+class SimilarityBody:
     """Two texts to compare: {"a": "...", "b": "..."}."""
 
     a: str
     b: str
 
     @classmethod
-    def parse(cls, body: dict, settings: ServeSettings) -> SimilarityRequest:
+    def parse(cls, body: dict, settings: ServeSettings) -> SimilarityBody:
         """Check that `a` and `b` are one text each."""
         a, b = (check_texts(body.get(key), key, settings) for key in ("a", "b"))
         if len(a) != 1 or len(b) != 1:
@@ -95,7 +95,7 @@ class SimilarityRequest:
 
 
 @dataclass(frozen=True)
-class SearchRequest:
+class SearchBody:
     """A search of the loaded index: {"query", "k": 10, "filter": null, "mode": "dense", "weights": [1, 1]}."""
 
     query: str
@@ -105,7 +105,7 @@ class SearchRequest:
     weights: tuple[float, float] = (1.0, 1.0)
 
     @classmethod
-    def parse(cls, body: dict) -> SearchRequest:
+    def parse(cls, body: dict) -> SearchBody:
         """Check each field; the filter's own grammar is checked by the index when it runs."""
         _refuse_unknown(body, SEARCH_FIELDS)
         query = body.get("query")

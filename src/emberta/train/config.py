@@ -4,6 +4,8 @@ folder) as `emberta-train.json`; `--config FILE` (JSON or YAML) reads one back a
 from __future__ import annotations
 
 import json
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -77,10 +79,10 @@ class TrainConfig(MiningCriteria):
         """A TrainConfig from command-line values given by field name: None keeps the field's default, paths
         become strings, and text lists are parsed: matryoshka_dims "384,256", eval_tasks "STS12,STS13",
         starbucks_pairs "2:64,4:128" (LAYERS:DIMS). starbucks=True means layers="starbucks"."""
-        types = {item.name: item.type for item in fields(cls)}
+        hints = typing.get_type_hints(cls)
         values = {}
         for name, value in options.items():
-            if value is None and "None" not in types.get(name, "None"):
+            if value is None and name in hints and not _fits(None, hints[name]):  # None: the default
                 continue
             if isinstance(value, (list, tuple)):
                 value = [str(v) if isinstance(v, Path) else v for v in value]
@@ -116,10 +118,11 @@ class TrainConfig(MiningCriteria):
         if set(values) - known:
             raise InputError(f"unknown config fields {sorted(set(values) - known)}; known: {', '.join(sorted(known))}",
                              path=path)  # fmt: skip
+        hints = typing.get_type_hints(cls)
         for item in fields(cls):
-            if item.name in values and not _fits(values[item.name], item.type):
-                given = values[item.name]
-                raise InputError(f"config field {item.name!r} is {given!r}; expected {item.type}", path=path)
+            if item.name in values and not _fits(values[item.name], hints[item.name]):
+                given, expected = values[item.name], _type_name(hints[item.name])
+                raise InputError(f"config field {item.name!r} is {given!r}; expected {expected}", path=path)
         return cls(**values)
 
     @property
@@ -185,16 +188,26 @@ class TrainConfig(MiningCriteria):
             raise OptionError("epochs, lr and scale must be positive and warmup a fraction in [0, 1)")
 
 
-def _fits(value, annotation: str) -> bool:
-    """Whether a config value matches its field's annotation (written as a string: "int", "float | None", ...)."""
-    kinds = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "None": (type(None),)}
-    for option in annotation.split(" | "):
-        if option.startswith("list["):
+def _fits(value, annotation) -> bool:
+    """Whether a config value matches its field's type (int, float | None, list[str], ...; an int fits float)."""
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    for option in typing.get_args(annotation) if union else (annotation,):
+        if typing.get_origin(option) is list:
             if isinstance(value, list):
                 return True
-        elif isinstance(value, kinds[option]) and not (option in ("int", "float") and isinstance(value, bool)):
+        elif option is type(None):
+            if value is None:
+                return True
+        elif isinstance(value, bool):
+            if option is bool:
+                return True
+        elif isinstance(value, (int, float) if option is float else option):
             return True
     return False
+
+
+def _type_name(annotation) -> str:
+    return annotation.__name__ if isinstance(annotation, type) else str(annotation)
 
 
 def _numbers(option: str, text: str) -> list[int]:

@@ -17,12 +17,13 @@ from emberta.train.data import read_corpus, read_training_data
 FAISS_FROM = 20_000  # corpus size from which candidates are searched with FAISS instead of a dense matmul
 
 
-@dataclass
+@dataclass(kw_only=True)
 class MiningCriteria:
     """Which corpus texts may become a pair's hard negatives, shared by `emberta mine-negatives` (MiningOptions)
     and `train embed --hard-negatives` (TrainConfig): the candidates ranked range_min..range_max by the model
     (range_max None: enough for the negatives asked for); a candidate is dropped when its score is within
-    `margin` (absolute) or `relative_margin` (fraction of the positive's score) of the positive's."""
+    `margin` (absolute) or `relative_margin` (fraction of the positive's score) of the positive's.
+    Keyword-only, so a subclass's own fields keep their positions (MiningOptions(3): 3 negatives)."""
 
     range_min: int = 0
     range_max: int | None = None

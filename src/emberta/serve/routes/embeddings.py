@@ -10,7 +10,8 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from emberta.serve.dependencies import JsonBody, State
-from emberta.serve.requests import EmbeddingRequest
+from emberta.serve.requests import EmbeddingsBody
+from emberta.similarity import unit_rows
 
 router = APIRouter()
 
@@ -18,12 +19,10 @@ router = APIRouter()
 @router.post("/v1/embeddings")
 async def embeddings(body: JsonBody, state: State):
     """Embed `input` (a string or a list of strings) the way OpenAI's endpoint does."""
-    request = EmbeddingRequest.parse(body, state.settings, state.encoder)
+    request = EmbeddingsBody.parse(body, state.settings, state.encoder)
     vectors, tokens = await state.embed(request.texts)
     if request.dimensions is not None and request.dimensions < vectors.shape[1]:
-        vectors = vectors[:, : request.dimensions]
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        vectors = vectors / np.where(norms > 0, norms, 1)
+        vectors = unit_rows(vectors[:, : request.dimensions], np.float32)  # Matryoshka: truncate, then renormalise
     vectors = np.ascontiguousarray(vectors, dtype="<f4")
     if request.encoding_format == "base64":
         items = [base64.b64encode(row.tobytes()).decode("ascii") for row in vectors]

@@ -10,7 +10,7 @@ from emberta.errors import EmbertaError
 from emberta.index.filters import FilterError
 from emberta.serve.dependencies import JsonBody, LoadedIndex, State
 from emberta.serve.errors import ApiError
-from emberta.serve.requests import SearchRequest
+from emberta.serve.requests import SearchBody
 
 router = APIRouter()
 
@@ -18,7 +18,7 @@ router = APIRouter()
 @router.post("/v1/search")
 async def search(index: LoadedIndex, body: JsonBody, state: State):  # index first: 404 before reading the body
     """Search the loaded index: {"query", "k": 10, "filter": null, "mode": "dense"|"bm25"|"hybrid"}."""
-    request = SearchRequest.parse(body)
+    request = SearchBody.parse(body)
 
     def run():
         with state.index_lock:

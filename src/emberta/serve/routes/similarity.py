@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from emberta.serve.dependencies import JsonBody, State
-from emberta.serve.requests import SimilarityRequest
+from emberta.serve.requests import SimilarityBody
 
 router = APIRouter()
 
@@ -13,7 +13,7 @@ router = APIRouter()
 @router.post("/v1/similarity")
 async def similarity(body: JsonBody, state: State):
     """Cosine similarity of two texts: {"a": "...", "b": "..."} -> {"score": float}."""
-    request = SimilarityRequest.parse(body, state.settings)
+    request = SimilarityBody.parse(body, state.settings)
     vectors, _ = await state.embed([request.a, request.b])
     score = float(state.encoder.similarity(vectors[:1], vectors[1:])[0, 0])
     return {"object": "similarity", "score": score, "model": state.encoder.name}
