@@ -201,7 +201,7 @@ def test_similarity_and_info(tiny_models):
 def test_similarity_uses_backend_and_quantize(tiny_models, tmp_path, monkeypatch):
     """--backend and --quantize reach the encoder: an invalid pair is refused, --backend onnx exports once."""
     result = run("similarity", "a fox", "a dog", "-m", tiny_models["bert"], "--quantize", "int8")
-    assert result.exit_code == 2 and "needs the ONNX backend" in result.stderr
+    assert result.exit_code == 2 and "needs the ONNX or OpenVINO backend" in result.stderr
     monkeypatch.setenv("EMBERTA_CACHE", str(tmp_path / "cache"))
     result = run("similarity", "a fox", "a dog", "-m", tiny_models["bert"], "--backend", "onnx")
     assert result.exit_code == 0, result.output

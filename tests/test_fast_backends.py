@@ -128,7 +128,7 @@ def test_corrupt_or_truncated_model_is_detected(exports, tmp_path):
 def test_options_baked_into_the_graph_cannot_change_at_load(exports):
     with pytest.raises(OptionError, match="has pooling='mean' in its graph"):
         emberta.load_encoder(f"onnx:{exports['bert']}", pooling="cls")
-    with pytest.raises(OptionError, match="needs the ONNX backend"):
+    with pytest.raises(OptionError, match="needs the ONNX or OpenVINO backend"):
         emberta.load_encoder("default", quantize="int8")
 
 

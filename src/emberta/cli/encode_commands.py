@@ -25,11 +25,15 @@ MAX_LENGTH = typer.Option(None, help="Tokens per input, special tokens included.
 LAYER = typer.Option(None, help="Pool hidden layer L instead of the last (0 = embeddings; negative from the end).")
 LONG_TEXT = typer.Option("warn", help="Texts over max-length: 'warn' (truncate, report the count) or 'chunk'.")
 CHUNK_OVERLAP = typer.Option(32, help="Tokens shared by consecutive windows with --long-text chunk.")
-THREADS = typer.Option(None, help="CPU threads of torch or ONNX Runtime (default: all cores).")
+THREADS = typer.Option(None, help="CPU threads of torch, ONNX Runtime or OpenVINO (default: all cores).")
 BACKEND = typer.Option(
-    "torch", help="torch (sentence-transformers), onnx (ONNX Runtime; exported on first use) or static."
+    "torch",
+    help="torch (sentence-transformers), onnx (ONNX Runtime), openvino (OpenVINO; fastest on a CPU) or static. "
+    "onnx and openvino export the model on first use and cache the export.",
 )
-QUANTIZE = typer.Option(None, help="int8 (with --backend onnx): dynamic int8 quantization.")
+QUANTIZE = typer.Option(
+    None, help="int8 (with --backend onnx or openvino): dynamic int8 with onnx, calibrated static int8 with openvino."
+)
 
 
 INPUT = typer.Argument(

@@ -1,4 +1,4 @@
-"""Fast inference: `emberta export onnx` and `emberta distill static`. Parsing and printing only."""
+"""Fast inference: `emberta export onnx|openvino` and `emberta distill static`. Parsing and printing only."""
 
 from __future__ import annotations
 
@@ -40,6 +40,28 @@ def export_onnx_command(
                    prompt_name=prompt_name)  # fmt: skip
     path = export_onnx(model, out, quantize=quantize, **options)
     echo_err(f"exported {model} to {path} ({'int8' if quantize else 'fp32'}); use it with --model onnx:{path}")
+
+
+@export_app.command("openvino")
+@handle_errors
+def export_openvino_command(
+    model: str = typer.Argument(..., help="'default', a local model folder, or onnx:DIR (an fp32 ONNX export)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to create (model.xml, model.bin, tokenizer.json)."),
+    quantize: str | None = typer.Option(None, help="int8: static int8 by NNCF, calibrated on real sentences."),
+    calibration: Path | None = typer.Option(
+        None, help="Texts to calibrate int8 on (one per line, or a .jsonl/.csv 'text' field). Default: built-in."
+    ),
+    pooling: str | None = POOLING,
+    layer: int | None = LAYER,
+    normalize: bool | None = NORMALIZE,
+    max_length: int | None = MAX_LENGTH,
+) -> None:
+    """Export to OpenVINO IR with pooling and normalization inside the graph; load it with --model openvino:DIR."""
+    from emberta.encoders.openvino_export import export_openvino
+
+    options = dict(pooling=pooling, layer=layer, normalize=normalize, max_length=max_length)
+    path = export_openvino(model, out, quantize=quantize, calibration=calibration, **options)
+    echo_err(f"exported {model} to {path} ({quantize or 'fp32'}); use it with --model openvino:{path}")
 
 
 @distill_app.command("static")

@@ -11,16 +11,16 @@ import os
 import warnings
 from pathlib import Path
 
-from emberta.encoders.model_folder import ModelFolder, file_sha256, resolve_model_folder
+from emberta.encoders.export_folder import ONNX_EXPORT, TOKENIZER_NAME, file_record
+from emberta.encoders.model_folder import ModelFolder, resolve_model_folder
 from emberta.encoders.options import EncoderOptions
 from emberta.errors import ModelError, OptionError
 from emberta.io.atomic import staged_dir
 from emberta.version import __version__
 
-CONFIG_NAME = "emberta-onnx.json"
+CONFIG_NAME = ONNX_EXPORT.config_name
 MODEL_NAME = "model.onnx"
-TOKENIZER_NAME = "tokenizer.json"
-FORMAT = "emberta.onnx/1"
+FORMAT = ONNX_EXPORT.format
 OPSET = 17
 # sentence-transformers module types the export can put into the graph
 EXPORTABLE_MODULES = ("Transformer", "Pooling", "Dense", "Normalize")
@@ -85,7 +85,7 @@ def export_onnx(spec: str | Path, out: str | Path, *, quantize: str | None = Non
             "mask_token": encoder.mask_token,
             "quantize": quantize,
             **_model_facts(encoder),
-            "files": {name: _file_record(staging / name) for name in (MODEL_NAME, TOKENIZER_NAME)},
+            "files": {name: file_record(staging / name) for name in (MODEL_NAME, TOKENIZER_NAME)},
         }
         (staging / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     return out
@@ -172,7 +172,3 @@ def _write_tokenizer(encoder, path: Path) -> None:
     state["padding"] = None
     state["truncation"] = None
     path.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
-
-
-def _file_record(path: Path) -> dict:
-    return {"bytes": path.stat().st_size, "sha256": file_sha256(path)}

@@ -11,7 +11,8 @@ POOLING_MODES = ("cls", "mean", "max", "weightedmean", "lasttoken")
 PROMPT_POOLING_PREFIX = "prompt:"
 MASK_PLACEHOLDERS = ("[MASK]", "<mask>", "{mask}")
 LONG_TEXT_MODES = ("warn", "chunk")
-BACKENDS = ("torch", "onnx", "static")
+BACKENDS = ("torch", "onnx", "openvino", "static")
+QUANTIZING_BACKENDS = ("onnx", "openvino")
 QUANTIZATIONS = ("int8",)
 
 
@@ -31,9 +32,13 @@ class EncoderOptions:
     long_text: "warn" (truncate and warn with a count) or "chunk" (windows of max_length tokens with
         `chunk_overlap` tokens of overlap, window vectors mean-pooled).
     threads: CPU threads of torch or ONNX Runtime (speed only; never changes vectors).
-    backend: "torch" (sentence-transformers), "onnx" (ONNX Runtime; the model is exported on first use and
-        cached under EMBERTA_CACHE) or "static" (a model2vec static model; spec "static:DIR").
-    quantize: "int8" (ONNX backend only): dynamic int8 quantization with per-channel weights.
+    backend: "torch" (sentence-transformers), "onnx" (ONNX Runtime) or "openvino" (OpenVINO; both export the
+        model on first use and cache the export under EMBERTA_CACHE) or "static" (a model2vec static model; spec
+        "static:DIR").
+    quantize: "int8": with backend "onnx", dynamic int8 quantization with per-channel weights; with "openvino",
+        static int8 (NNCF post-training quantization calibrated on real sentences).
+    calibration: a text file (one text per line, or any file emberta reads with a "text" field) whose texts
+        calibrate OpenVINO int8 quantization instead of the built-in sample.
     """
 
     pooling: str | None = None
@@ -48,6 +53,7 @@ class EncoderOptions:
     threads: int | None = None
     backend: str = "torch"
     quantize: str | None = None
+    calibration: str | None = None
 
     @classmethod
     def from_kwargs(cls, **kwargs) -> EncoderOptions:
@@ -95,8 +101,14 @@ class EncoderOptions:
             raise OptionError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
         if self.quantize is not None and self.quantize not in QUANTIZATIONS:
             raise OptionError(f"unknown quantization {self.quantize!r}; choose one of {', '.join(QUANTIZATIONS)}")
-        if self.quantize is not None and self.backend != "onnx":
-            raise OptionError("quantize='int8' needs the ONNX backend (backend='onnx', CLI: --backend onnx)")
+        if self.quantize is not None and self.backend not in QUANTIZING_BACKENDS:
+            raise OptionError(
+                "quantize='int8' needs the ONNX or OpenVINO backend (backend='onnx' or 'openvino', CLI: --backend)"
+            )
+        if self.calibration is not None and (self.quantize is None or self.backend != "openvino"):
+            raise OptionError(
+                "calibration calibrates OpenVINO int8 quantization: use it with backend='openvino' and quantize='int8'"
+            )
         if self.prompt is not None and self.prompt_name is not None:
             raise OptionError("give either prompt (a literal prefix) or prompt_name (a named prompt), not both")
 
