@@ -61,10 +61,11 @@ def test_openvino_runtime_options_prompts_and_chunking(tiny_models, openvino_exp
     assert openvino.dim == 8
 
 
-def test_int8_is_close_and_records_its_calibration(tiny_models, onnx_exports, tmp_path):
+def test_int8_is_close_and_records_its_calibration(tiny_models, onnx_exports, tmp_path, capfd):
     calibration = tmp_path / "calibration.txt"
     calibration.write_text("\n".join(calibration_texts()[:48]) + "\n", encoding="utf-8")
     path = convert_onnx_export(onnx_exports["bert"], tmp_path / "int8", quantize="int8", calibration=calibration)
+    assert capfd.readouterr().out == ""  # NNCF's progress goes to stderr: stdout may carry a command's output
     config = json.loads((path / "emberta-openvino.json").read_text())
     assert config["quantize"] == "int8" and config["calibration"]["texts"] == 48
     int8 = emberta.load_encoder(f"openvino:{path}")
@@ -91,6 +92,15 @@ def test_export_openvino_converts_an_onnx_export(onnx_exports, openvino_exports,
         emberta.load_encoder(f"openvino:{path}").encode(TEXTS),
         emberta.load_encoder(f"openvino:{openvino_exports['bert']}").encode(TEXTS),
     )
+
+
+def test_converting_again_gives_the_same_files_and_fingerprint(onnx_exports, openvino_exports, tmp_path):
+    """OpenVINO names some nodes from a per-process counter; the export renames them, so an index built with
+    one conversion accepts the encoder of the next."""
+    again = convert_onnx_export(onnx_exports["bert"], tmp_path / "again")
+    assert (again / "model.xml").read_bytes() == (openvino_exports["bert"] / "model.xml").read_bytes()
+    first = emberta.load_encoder(f"openvino:{openvino_exports['bert']}")
+    assert emberta.load_encoder(f"openvino:{again}").fingerprint == first.fingerprint
 
 
 def test_openvino_runs_without_torch(openvino_exports):

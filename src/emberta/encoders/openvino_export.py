@@ -70,6 +70,7 @@ def convert_onnx_export(
             "texts": len(texts),
             "sha256": calibration_digest(calibration),
         }
+    _stable_names(model)
     with staged_dir(out, "exporting") as staging:
         ov.save_model(model, str(staging / "model.xml"), compress_to_fp16=False)
         shutil.copyfile(folder.path / TOKENIZER_NAME, staging / TOKENIZER_NAME)
@@ -85,6 +86,18 @@ def convert_onnx_export(
         }
         (staging / OPENVINO_EXPORT.config_name).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     return out
+
+
+def _stable_names(model) -> None:
+    """Rename the nodes OpenVINO named from a per-process counter ("Constant_1773") by their place in the graph
+    instead, so that converting the same export twice writes the same files: the encoder's fingerprint hashes
+    them, and an index built with one conversion must accept the next."""
+    import re
+
+    for position, node in enumerate(model.get_ordered_ops()):
+        kind = node.get_type_name()
+        if re.fullmatch(rf"{re.escape(kind)}(_\d+)+", node.get_friendly_name()):
+            node.set_friendly_name(f"{kind}_{position}")
 
 
 def _check_out(out: Path) -> None:
