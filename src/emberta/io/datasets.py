@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emberta.errors import InputError, OptionError
+from emberta.io.jsontext import read_json_file
 from emberta.io.lines import LineSource
 
 DATA_ENV = "EMBERTA_DATA"
@@ -279,15 +280,8 @@ class WeatTest:
 
 def read_weat(path: Path) -> WeatTest:
     """A sent-bias test file: one JSON object with targ1, targ2, attr1, attr2 = {"category", "examples"}."""
-    import json
-
     path = Path(path)
-    try:
-        spec = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("no such file; check the path", path=path) from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON ({exc.msg})", path=path, line=exc.lineno) from None
+    spec = read_json_file(path)
     sets = []
     for key in ("targ1", "targ2", "attr1", "attr2"):
         entry = spec.get(key) if isinstance(spec, dict) else None

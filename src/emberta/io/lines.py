@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import gzip
-import json
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 from emberta.errors import InputError
+from emberta.io.jsontext import parse_json
 
 
 class LineSource:
@@ -36,7 +37,7 @@ class LineSource:
                     yield number, line if keep_ends else line.rstrip("\r\n")
         except FileNotFoundError:
             raise InputError("no such file; check the path", path=self.name) from None
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        except (OSError, EOFError, zlib.error) as exc:  # a damaged gzip stream raises any of them
             raise InputError(f"cannot read ({exc}); is the file complete?", path=self.name) from exc
 
     def json_objects(self) -> Iterator[tuple[int, dict]]:
@@ -44,14 +45,7 @@ class LineSource:
         for number, line in self.lines():
             if not line.strip():
                 continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(
-                    f"not valid JSON ({exc.msg} at column {exc.colno}); each line must be one JSON object",
-                    path=self.name,
-                    line=number,
-                ) from None
+            obj = parse_json(line, path=self.name, line=number, hint="; each line must be one JSON object")
             if not isinstance(obj, dict):
                 raise InputError(f"expected a JSON object, got {type(obj).__name__}", path=self.name, line=number)
             yield number, obj

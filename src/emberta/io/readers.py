@@ -179,26 +179,17 @@ class TextReader:
 
     def _csv(self) -> Iterator[TextRecord]:
         delimiter = "\t" if self.format == ".tsv" else ","
-        lines = (line for _, line in self._source.lines(keep_ends=True))
-        reader = csv.reader(lines, delimiter=delimiter)
-        try:
-            header = next(reader)
-        except StopIteration:
+        lines = _RecordLines(self._source.lines(keep_ends=True))
+        reader = csv.reader(lines, delimiter=delimiter, strict=True)
+        header = self._csv_row(reader, lines, "header")
+        if header is None:
             return
-        except csv.Error as exc:
-            raise InputError(f"malformed header ({exc})", path=self.name, line=1) from None
         text_col = self._column(header, self.field, "--field")
         id_col = self._column(header, self.id_field, "--id-field") if self.id_field else None
         for name in self.meta_fields if isinstance(self.meta_fields, list) else []:
             self._column(header, name, self.meta_option)
         row = 0
-        while True:
-            try:
-                values = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                raise InputError(f"malformed row ({exc})", path=self.name, line=reader.line_num) from None
+        while (values := self._csv_row(reader, lines, "row")) is not None:
             if not values:
                 continue
             if len(values) != len(header):
@@ -215,6 +206,29 @@ class TextReader:
             yield TextRecord(rid, values[text_col], reader.line_num, meta)
             row += 1
 
+    def _csv_row(self, reader, lines: _RecordLines, what: str) -> list[str] | None:
+        """The next CSV record (None at the end); a malformed one is an InputError naming the line where its
+        unclosed quote opened, else the line where the parser stopped."""
+        lines.record.clear()
+        try:
+            return next(reader)
+        except StopIteration:
+            return None
+        except csv.Error as exc:
+            opened = _open_quote_line(lines.record, reader.dialect.delimiter)
+            if opened is not None:
+                raise InputError(
+                    f'a quoted field opens here and is never closed ({exc}); end it with a quote (") and write '
+                    'each quote inside it as two ("")',
+                    path=self.name,
+                    line=opened,
+                ) from None
+            raise InputError(
+                f'malformed {what} ({exc}); quote the whole field and write each quote inside it as two ("")',
+                path=self.name,
+                line=reader.line_num,
+            ) from None
+
     def _parquet(self) -> Iterator[TextRecord]:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -222,7 +236,7 @@ class TextReader:
         try:
             parquet = pq.ParquetFile(self.path)
         except (pa.ArrowException, OSError) as exc:
-            raise InputError(f"not a readable parquet file ({exc})", path=self.name) from None
+            raise InputError(f"not a readable parquet file ({_one_line(exc)})", path=self.name) from None
         names = parquet.schema_arrow.names
         columns = [self.field] + ([self.id_field] if self.id_field else [])
         if self.meta_fields == "*":
@@ -243,10 +257,7 @@ class TextReader:
         if not (pa.types.is_string(text_type) or pa.types.is_large_string(text_type)):
             raise InputError(f"column {self.field!r} holds {text_type}, not strings", path=self.name)
         row = 0
-        for batch in parquet.iter_batches(batch_size=8192, columns=columns + meta_columns):
-            texts = batch.column(0).to_pylist()
-            ids = batch.column(1).to_pylist() if self.id_field else None
-            metas = [batch.column(name).to_pylist() for name in meta_columns]
+        for texts, ids, metas in self._parquet_batches(parquet, columns, meta_columns):
             for i, text in enumerate(texts):
                 if text is None:
                     raise InputError(f"row {row + 1}: column {self.field!r} is null", path=self.name)
@@ -256,6 +267,27 @@ class TextReader:
                 meta = {name: values[i] for name, values in zip(meta_columns, metas, strict=True)} if metas else None
                 yield TextRecord(str(rid), text, row + 1, meta)
                 row += 1
+
+    def _parquet_batches(self, parquet, columns: list[str], meta_columns: list[str]) -> Iterator[tuple]:
+        """(texts, ids or None, meta columns) of each batch; damaged pages are an InputError."""
+        import pyarrow as pa
+
+        batches = parquet.iter_batches(batch_size=8192, columns=columns + meta_columns)
+        row = 0
+        while True:
+            try:
+                batch = next(batches, None)
+                if batch is None:
+                    return
+                texts = batch.column(0).to_pylist()
+                ids = batch.column(1).to_pylist() if self.id_field else None
+                metas = [batch.column(name).to_pylist() for name in meta_columns]
+            except (pa.ArrowException, OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+                raise InputError(
+                    f"damaged data after row {row} ({_one_line(exc)}); write the parquet file again", path=self.name
+                ) from None
+            row += len(texts)
+            yield texts, ids, metas
 
     # ---- helpers ------------------------------------------------------------------------------------
     def _meta(self, obj: dict) -> dict | None:
@@ -305,6 +337,45 @@ def read_texts(path: str | Path, *, field: str = "text", errors: str = "strict",
     `format` given, e.g. "jsonl")."""
     with TextReader(path, format=format, field=field, errors=errors) as reader:
         return [record.text for record in islice(reader, limit)]
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's message on one line (pyarrow's span several)."""
+    return " ".join(str(exc).split())
+
+
+class _RecordLines:
+    """The lines of a CSV file for csv.reader, remembering (line number, line) of the record being read."""
+
+    def __init__(self, lines: Iterator[tuple[int, str]]):
+        self._lines = lines
+        self.record: list[tuple[int, str]] = []
+
+    def __iter__(self) -> _RecordLines:
+        return self
+
+    def __next__(self) -> str:
+        number, line = next(self._lines)
+        self.record.append((number, line))
+        return line
+
+
+def _open_quote_line(record: list[tuple[int, str]], delimiter: str) -> int | None:
+    """The line where a quoted field of `record` (CSV lines, with their ends) opens and is not closed by its
+    end, else None. A quote opens a field only at the field's start; inside one, "" is a quote."""
+    opened, in_quote, field_start, skip = None, False, True, False
+    for number, line in record:
+        for at, char in enumerate(line):
+            if skip:
+                skip = False
+                continue
+            if in_quote and char == '"':
+                skip = line[at + 1 : at + 2] == '"'
+                in_quote = skip
+            elif not in_quote and char == '"' and field_start:
+                in_quote, opened = True, number
+            field_start = not in_quote and char in (delimiter, "\r", "\n")
+    return opened if in_quote else None
 
 
 def _check_readable(path: Path, name: str) -> None:

@@ -13,6 +13,7 @@ import numpy as np
 
 from emberta.errors import InputError, OutputError
 from emberta.io.atomic import check_writable_dir, temp_path_for
+from emberta.io.jsontext import parse_json, read_json_file
 
 VECTOR_FORMATS = (".npy", ".parquet")
 SIDECAR_FORMAT = "emberta.vectors/1"
@@ -152,26 +153,126 @@ def write_vectors(
 
 
 def read_vectors(path: str | Path) -> tuple[np.ndarray, list[str] | None]:
-    """Read a vector file written by emberta: (float32 (n, dim) matrix, ids or None)."""
+    """Read a vector file written by emberta: (float32 (n, dim) matrix, ids or None). A file that is truncated,
+    not 2-D, not of a float dtype, holds NaN or infinite values, or disagrees with its sidecar or ids file is an
+    InputError naming the file."""
     path = Path(path)
     if not path.is_file():
         raise InputError("no such vector file", path=path)
-    if path.suffix.lower() == ".npy":
-        vectors = np.load(path, allow_pickle=False)
-        ids_file = ids_path(path)
-        ids = None
-        if ids_file.is_file():
-            ids = [json.loads(line) for line in ids_file.read_text(encoding="utf-8").splitlines()]
-        return vectors, ids
-    if path.suffix.lower() == ".parquet":
-        import pyarrow.parquet as pq
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        vectors = _read_npy(path)
+        ids = _read_ids(ids_path(path), len(vectors)) if ids_path(path).is_file() else None
+    elif suffix == ".parquet":
+        vectors, ids = _read_parquet(path)
+    else:
+        raise InputError(f"unsupported vector format {path.suffix!r}; use .npy or .parquet", path=path)
+    _check_finite(vectors, path)
+    if sidecar_path(path).is_file():
+        _check_sidecar(sidecar_path(path), vectors.shape)
+    return vectors, ids
 
+
+def _read_npy(path: Path) -> np.ndarray:
+    """The float32 matrix of a .npy file, its header checked against the file size before any data is read."""
+    fmt = np.lib.format
+    rewrite = "write it again (emberta.write_vectors or emberta encode)"
+    try:
+        with open(path, "rb") as handle:
+            version = fmt.read_magic(handle)
+            read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, fortran, dtype = read_header(handle)
+            offset = handle.tell()
+    except Exception as exc:  # numpy's header parser raises ValueError, SyntaxError, tokenize.TokenError, ...
+        raise InputError(f"not a .npy file ({' '.join(str(exc).split())}); {rewrite}", path=path) from None
+    if len(shape) != 2 or shape[1] < 1 or dtype.kind != "f":
+        raise InputError(
+            f"holds a {dtype} array of shape {shape}; expected a 2-D float32 (rows, dim) matrix; {rewrite}", path=path
+        )
+    expected = shape[0] * shape[1] * dtype.itemsize
+    found = path.stat().st_size - offset
+    if found != expected:
+        raise InputError(
+            f"truncated or padded: its header says {shape[0]} x {shape[1]} {dtype} ({expected} bytes of data), the "
+            f"file holds {found}; {rewrite}",
+            path=path,
+        )
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        data = np.fromfile(handle, dtype=dtype, count=shape[0] * shape[1])
+    return np.ascontiguousarray(data.reshape(shape, order="F" if fortran else "C"), dtype=np.float32)
+
+
+def _read_parquet(path: Path) -> tuple[np.ndarray, list[str]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
         table = pq.read_table(path)
-        column = table.column("vector").combine_chunks()
-        dim = column.type.list_size
-        vectors = np.asarray(column.flatten().to_numpy(zero_copy_only=False), dtype=np.float32).reshape(-1, dim)
-        return vectors, [str(i) for i in table.column("id").to_pylist()]
-    raise InputError(f"unsupported vector format {path.suffix!r}; use .npy or .parquet", path=path)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"not a readable parquet file ({' '.join(str(exc).split())})", path=path) from None
+    expected = "expected an 'id' string column and a 'vector' column of fixed-size float lists (as emberta writes)"
+    if "vector" not in table.column_names or "id" not in table.column_names:
+        raise InputError(f"columns {table.column_names}; {expected}", path=path)
+    column = table.column("vector").combine_chunks()
+    kind = column.type
+    if not pa.types.is_fixed_size_list(kind) or not pa.types.is_floating(kind.value_type) or kind.list_size < 1:
+        raise InputError(f"column 'vector' holds {kind}; {expected}", path=path)
+    if column.null_count or column.flatten().null_count or len(column.flatten()) != len(column) * kind.list_size:
+        raise InputError("column 'vector' has missing values (nulls); write the file again", path=path)
+    ids = table.column("id")
+    if ids.null_count:
+        raise InputError("column 'id' has missing values (nulls); write the file again", path=path)
+    try:
+        row_ids = [str(i) for i in ids.to_pylist()]
+    except (pa.ArrowException, ValueError) as exc:  # e.g. strings that are not UTF-8 (UnicodeDecodeError)
+        raise InputError(f"column 'id' cannot be read ({' '.join(str(exc).split())})", path=path) from None
+    vectors = np.asarray(column.flatten().to_numpy(zero_copy_only=False), dtype=np.float32)
+    return vectors.reshape(-1, kind.list_size), row_ids
+
+
+def _read_ids(file: Path, rows: int) -> list[str]:
+    """The ids file of a .npy: one JSON string per line, one line per row."""
+    try:
+        lines = file.read_text(encoding="utf-8").split("\n")  # not splitlines(): ids may hold U+2028, U+0085
+        lines = lines[:-1] if lines[-1] == "" else lines
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the ids ({exc})", path=file) from None
+    ids = []
+    for number, line in enumerate(lines, start=1):
+        value = parse_json(line, path=file, line=number, hint="; each line must be one id, a JSON string")
+        if not isinstance(value, str):
+            raise InputError(f"an id must be a JSON string, got {type(value).__name__}", path=file, line=number)
+        ids.append(value)
+    if len(ids) != rows:
+        raise InputError(
+            f"{len(ids)} ids for {rows} vectors; the ids file belongs to another vector file, write both again",
+            path=file,
+        )
+    return ids
+
+
+def _check_sidecar(file: Path, shape: tuple) -> None:
+    """The OUT.json sidecar, when there is one, must be a JSON object whose count and dim match the vectors."""
+    sidecar = read_json_file(file)
+    if not isinstance(sidecar, dict):
+        raise InputError("expected a JSON object (the vector file's metadata)", path=file)
+    for key, found in (("count", shape[0]), ("dim", shape[1])):
+        value = sidecar.get(key)
+        if value is not None and value != found:
+            raise InputError(
+                f"{key} is {value!r} but the vector file holds {shape[0]} x {shape[1]}; the sidecar belongs to "
+                "another vector file: write both again (or delete the sidecar)",
+                path=file,
+            )
+
+
+def _check_finite(vectors: np.ndarray, path: Path, block: int = 65536) -> None:
+    for start in range(0, len(vectors), block):
+        bad = ~np.isfinite(vectors[start : start + block]).all(axis=1)
+        if bad.any():
+            row = start + int(np.argmax(bad))
+            raise InputError(f"row {row} holds NaN or infinite values; encode the texts again", path=path)
 
 
 def _npy_header(rows: int, dim: int, total: int | None = None) -> bytes:

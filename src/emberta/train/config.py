@@ -3,13 +3,13 @@ folder) as `emberta-train.json`; `--config FILE` (JSON or YAML) reads one back a
 
 from __future__ import annotations
 
-import json
 import types
 import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from emberta.errors import InputError, OptionError
+from emberta.io.jsontext import parse_json
 from emberta.train.mining import MiningCriteria, MiningOptions
 from emberta.train.names import HARDNESS_MODES, LAYER_MODES, LOSSES
 
@@ -108,16 +108,16 @@ class TrainConfig(MiningCriteria):
         try:
             text = path.read_text(encoding="utf-8")
             is_yaml = path.suffix.lower() in (".yaml", ".yml")
-            values = yaml.safe_load(text) if is_yaml else json.loads(text)
-        except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
-            raise InputError(f"not a readable JSON or YAML config ({exc})", path=path) from None
+            values = yaml.safe_load(text) if is_yaml else parse_json(text, path=path)
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError, yaml.YAMLError) as exc:
+            raise InputError(f"not a readable JSON or YAML config ({_reason(exc)})", path=path) from None
         values = values.get("config", values) if isinstance(values, dict) else values
         known = {f.name for f in fields(cls)}
         if not isinstance(values, dict):
             raise InputError("expected a mapping of config fields", path=path)
-        if set(values) - known:
-            raise InputError(f"unknown config fields {sorted(set(values) - known)}; known: {', '.join(sorted(known))}",
-                             path=path)  # fmt: skip
+        if set(values) - known:  # (YAML keys may be numbers or dates: sorted as text)
+            unknown = sorted(map(str, set(values) - known))
+            raise InputError(f"unknown config fields {unknown}; known: {', '.join(sorted(known))}", path=path)
         hints = typing.get_type_hints(cls)
         for item in fields(cls):
             if item.name in values and not _fits(values[item.name], hints[item.name]):
@@ -188,12 +188,20 @@ class TrainConfig(MiningCriteria):
             raise OptionError("epochs, lr and scale must be positive and warmup a fraction in [0, 1)")
 
 
+def _reason(exc: BaseException) -> str:
+    """One line saying why a config file did not parse (YAML's own messages span several lines)."""
+    mark = getattr(exc, "problem_mark", None)
+    reason = getattr(exc, "problem", None) or str(exc)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return " ".join(f"{reason}{where}".split())
+
+
 def _fits(value, annotation) -> bool:
     """Whether a config value matches its field's type (int, float | None, list[str], ...; an int fits float)."""
     union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
     for option in typing.get_args(annotation) if union else (annotation,):
         if typing.get_origin(option) is list:
-            if isinstance(value, list):
+            if isinstance(value, list) and all(_fits(item, typing.get_args(option)[0]) for item in value):
                 return True
         elif option is type(None):
             if value is None:

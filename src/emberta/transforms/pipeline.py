@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from emberta.errors import OptionError
+from emberta.errors import InputError, OptionError
+from emberta.io.jsontext import read_json_file
 from emberta.similarity import score_matrix
 from emberta.transforms import linear, quantize
 from emberta.transforms.hubness import METHODS as HUBNESS_METHODS
@@ -195,18 +196,49 @@ def save_transforms(transforms: list, folder: str | Path) -> Path:
 
 
 def load_transforms(folder: str | Path) -> list:
-    """The fitted estimators saved by save_transforms, in order."""
+    """The fitted estimators saved by save_transforms, in order; a transforms.json that is not JSON, or not of
+    this layout, or names arrays that cannot be read, is an InputError naming it."""
     folder = Path(folder)
-    spec = json.loads((folder / "transforms.json").read_text())
-    loaded = []
-    for entry in spec["steps"]:
-        transform = TRANSFORMS[entry["class"]](**entry["params"])
-        for key, value in entry["state"].items():
-            setattr(transform, key, value)
-        for key, file in entry["arrays"].items():
-            setattr(transform, key, np.load(folder / file, allow_pickle=False))
-        loaded.append(transform)
-    return loaded
+    file = folder / "transforms.json"
+    spec = read_json_file(file)
+    steps = spec.get("steps") if isinstance(spec, dict) else None
+    if not isinstance(steps, list):
+        raise InputError('expected {"format": "emberta.transforms/1", "steps": [...]}; save it again', path=file)
+    return [_load_step(folder, file, number, entry) for number, entry in enumerate(steps, start=1)]
+
+
+def _load_step(folder: Path, file: Path, number: int, entry: object):
+    """Step `number` of transforms.json: {"class", "params", "state", "arrays"} -> the fitted estimator."""
+    parts = entry if isinstance(entry, dict) else {}
+    cls = TRANSFORMS.get(parts.get("class")) if isinstance(parts.get("class"), str) else None
+    mappings = [parts.get(key) for key in ("params", "state", "arrays")]
+    if cls is None or not all(isinstance(m, dict) and all(isinstance(k, str) for k in m) for m in mappings):
+        known = ", ".join(sorted(TRANSFORMS))
+        raise InputError(
+            f'step {number} is not {{"class": one of {known}, "params": {{}}, "state": {{}}, "arrays": {{}}}}; '
+            "save the pipeline again with emberta.transforms.save_transforms",
+            path=file,
+        )
+    params, state, arrays = mappings
+    for key in [*state, *arrays]:
+        if not key.endswith("_") or key.startswith("_"):
+            raise InputError(f"step {number}: {key!r} is not a fitted attribute (name_)", path=file)
+    try:
+        transform = cls(**params)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"step {number}: bad parameters for {cls.__name__} ({exc})", path=file) from None
+    for key, value in state.items():
+        setattr(transform, key, value)
+    for key, name in arrays.items():
+        array_file = folder / str(name)
+        if not isinstance(name, str) or Path(name).name != name or not array_file.is_file():
+            raise InputError(f"step {number}: array {key!r} names {name!r}, not a file in {folder}", path=file)
+        try:
+            setattr(transform, key, np.load(array_file, allow_pickle=False))
+        except Exception as exc:  # numpy's header parser raises ValueError, SyntaxError, tokenize.TokenError, ...
+            message = " ".join(str(exc).split())
+            raise InputError(f"step {number}: array {key!r} cannot be read ({message})", path=array_file) from None
+    return transform
 
 
 def _plain(params: dict) -> dict:
