@@ -195,6 +195,39 @@ def test_search_errors_name_the_parameter_at_fault(client):
         assert "dense, bm25, hybrid" in response.json()["error"]["message"]
 
 
+@pytest.mark.parametrize("options", [{}, {"filter": "n >= 1"}, {"mode": "bm25"}, {"mode": "hybrid", "k": 3}])
+def test_batch_search_answers_each_query_as_search_does(client, options):
+    queries = ["cat", "barking dogs", "markets"]
+    answer = client.post("/v1/search/batch", json={"queries": queries, **options})
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["data"]
+    assert [r["index"] for r in results] == [0, 1, 2] and {r["object"] for r in results} == {"search_result"}
+    for query, result in zip(queries, results, strict=True):
+        one = client.post("/v1/search", json={"query": query, **options}).json()["data"]
+        assert [h["id"] for h in result["data"]] == [h["id"] for h in one]
+        np.testing.assert_allclose([h["score"] for h in result["data"]], [h["score"] for h in one], rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "param"),
+    [
+        ({"queries": "cat"}, 422, "queries"),
+        ({"queries": []}, 422, "queries"),
+        ({"queries": ["cat", "  "]}, 422, "queries"),
+        ({"queries": ["cat", 3]}, 422, "queries"),
+        ({"queries": ["cat"] * 9}, 413, "queries"),
+        ({"queries": ["x" * 201]}, 413, "queries"),
+        ({"queries": ["cat"], "filter": "n >= "}, 400, "filter"),
+        ({"queries": ["cat"], "mode": "fuzzy"}, 400, "mode"),
+        ({"queries": ["cat"], "query": "cat"}, 400, "query"),
+        ({"query": "cat"}, 400, "query"),
+    ],
+)
+def test_bad_batch_searches_are_refused_by_name(client, body, status, param):
+    response = client.post("/v1/search/batch", json=body)
+    assert response.status_code == status and response.json()["error"]["param"] == param
+
+
 def test_other_search_errors_have_no_param(encoder):
     from emberta.errors import OptionError
     from emberta.index import FilterError

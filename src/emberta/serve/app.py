@@ -12,11 +12,14 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 
 from emberta.serve.batcher import MicroBatcher
-from emberta.serve.errors import ApiError, api_error_handler
-from emberta.serve.middleware import add_middleware
+from emberta.serve.errors import ApiError, api_error_handler, http_error_handler, validation_error_handler
+from emberta.serve.middleware import OPEN_PATHS, add_middleware
 from emberta.serve.routes import ROUTERS
+from emberta.serve.schema import declare_api_key
 from emberta.serve.settings import ServeSettings
 from emberta.serve.state import ServerState
 
@@ -29,6 +32,10 @@ def create_app(encoder, *, index=None, settings: ServeSettings | None = None) ->
     for router in ROUTERS:
         app.include_router(router)
     app.add_exception_handler(ApiError, api_error_handler)
+    app.add_exception_handler(HTTPException, http_error_handler)  # 404 and 405 in OpenAI's shape too
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    if state.settings.api_key:
+        declare_api_key(app, OPEN_PATHS)
     add_middleware(app, state.settings, state.metrics)
     return app
 

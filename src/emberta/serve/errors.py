@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 
 class ApiError(Exception):
@@ -25,3 +27,24 @@ async def api_error_handler(request: Request, exc: ApiError) -> JSONResponse:
     """The exception handler for ApiError; a 503 tells the client when to retry."""
     headers = {"Retry-After": "1"} if exc.status == 503 else None
     return error_response(exc.status, exc.message, param=exc.param, code=exc.code, kind=exc.kind, headers=headers)
+
+
+async def http_error_handler(request: Request, exc: HTTPException) -> JSONResponse:
+    """Starlette's own refusals (no such path, a method the path does not take) in OpenAI's shape, not
+    {"detail": ...}; the Allow header of a 405 is kept."""
+    if exc.status_code == 404:
+        message = f"no endpoint at {request.url.path!r}; the endpoints are listed at /docs"
+    elif exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        message = f"{request.method} is not allowed on {request.url.path!r}; use {allowed or 'another method'}"
+    else:
+        message = str(exc.detail)
+    return error_response(exc.status_code, message, code="not_found" if exc.status_code == 404 else None,
+                          headers=exc.headers)  # fmt: skip
+
+
+async def validation_error_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's own parameter checks in OpenAI's shape, naming the first parameter at fault."""
+    first = exc.errors()[0] if exc.errors() else {}
+    param = ".".join(str(part) for part in first.get("loc", ())[1:]) or None
+    return error_response(422, f"'{param}': {first.get('msg', 'invalid value')}", param=param)

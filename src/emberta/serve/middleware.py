@@ -17,17 +17,20 @@ from emberta.serve.settings import ServeSettings
 
 logger = logging.getLogger("emberta.serve")
 
-OPEN_PATHS = {"/", "/healthz", "/readyz"}  # the page itself holds no data; its API calls send the key
+# the pages hold no data (their API calls send the key), nor does the API's description
+OPEN_PATHS = {"/", "/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/openapi.json"}
 
 
 def add_middleware(app: FastAPI, settings: ServeSettings, metrics: Metrics) -> None:
-    """Install CORS (when `settings.cors_origins`) and, outside it, the guard."""
+    """Install the guard and, outside it, CORS (when `settings.cors_origins`): a browser's preflight carries no
+    API key, so CORS answers it before the guard, and the guard's refusals carry CORS headers the page can read."""
+    app.add_middleware(GuardMiddleware, settings=settings, metrics=metrics)
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
+        # added last: runs first
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["*"],
                            allow_headers=["*"])  # fmt: skip
-    app.add_middleware(GuardMiddleware, settings=settings, metrics=metrics)  # added last: runs first
 
 
 class GuardMiddleware(BaseHTTPMiddleware):
@@ -41,7 +44,7 @@ class GuardMiddleware(BaseHTTPMiddleware):
         start = time.perf_counter()
         response = await self.guarded(request, call_next)
         route = request.scope.get("route")  # set by the router; absent for paths no route matched
-        self.metrics.request(getattr(route, "path", "other"), response.status_code, time.perf_counter() - start)
+        self.metrics.request(getattr(route, "path_format", "other"), response.status_code, time.perf_counter() - start)
         return response
 
     async def guarded(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
@@ -62,7 +65,9 @@ def auth_refusal(request: Request, api_key: str | None) -> Response | None:
         return None
     supplied = request.headers.get("authorization", "")
     scheme, _, token = supplied.partition(" ")
-    if scheme.lower() == "bearer" and hmac.compare_digest(token.encode(), api_key.encode()):
+    # the header's bytes as sent (Starlette decodes headers as latin-1) against the key's UTF-8 bytes, in constant
+    # time: a key outside ASCII matches as curl sends it
+    if scheme.lower() == "bearer" and hmac.compare_digest(token.encode("latin-1"), api_key.encode("utf-8")):
         return None
     message = "missing API key: send 'Authorization: Bearer KEY'" if not supplied else "incorrect API key"
     return error_response(401, message, code="invalid_api_key")

@@ -4,6 +4,8 @@ body, checked field by field. Every refusal is an ApiError whose status, message
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -15,20 +17,78 @@ from emberta.serve.settings import ServeSettings
 
 EMBEDDING_FIELDS = {"input", "model", "encoding_format", "dimensions", "user"}
 SEARCH_FIELDS = {"query", "k", "filter", "mode", "weights"}
+BATCH_SEARCH_FIELDS = (SEARCH_FIELDS - {"query"}) | {"queries"}
 
 
 async def read_json(request: Request, max_body_bytes: int) -> dict:
-    """The request's JSON object; 413 over `max_body_bytes`, 400 when it does not parse, 422 when not an object."""
-    body = await request.body()
-    if len(body) > max_body_bytes:  # Content-Length may be absent (chunked), so the middleware alone is not enough
-        raise ApiError(413, f"request body is over the limit of {max_body_bytes} bytes")
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError(400, f"could not parse the JSON body of the request ({exc})") from None
+    """The request's JSON object: 415 when it is declared as something other than JSON, 413 over
+    `max_body_bytes`, 400 when it is not valid JSON (invalid UTF-8, lone surrogates, NaN, nesting too deep for the
+    parser), 422 when not an object."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type and content_type != "application/json" and not content_type.endswith("+json"):
+        raise ApiError(415, f"the body is declared as {content_type!r}; send JSON with 'Content-Type: "
+                            "application/json' (curl: -H 'Content-Type: application/json')",
+                       code="unsupported_media_type")  # fmt: skip
+    payload = parse_json(await read_body(request, max_body_bytes))
     if not isinstance(payload, dict):
         raise ApiError(422, "the request body must be a JSON object")
     return payload
+
+
+async def read_body(request: Request, max_body_bytes: int) -> bytes:
+    """The body, read chunk by chunk and given up on (413) as soon as it passes `max_body_bytes`: Content-Length
+    may be absent (chunked), so the middleware's check alone is not enough, and nothing is buffered past it."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_body_bytes:
+            raise ApiError(413, f"request body is over the limit of {max_body_bytes} bytes; send fewer or shorter "
+                                "texts per request", code="body_too_large")  # fmt: skip
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_json(body: bytes):
+    """`body` parsed as strict JSON (RFC 8259); ApiError 400 saying what is wrong with it."""
+    try:
+        payload = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ApiError(400, "the JSON body nests arrays or objects too deeply to parse; flatten it") from None
+    except ValueError as exc:  # invalid UTF-8 or JSON, NaN, 1e999, integers of over 4300 digits
+        raise ApiError(400, f"could not parse the JSON body of the request ({exc})") from None
+    if _LONE_SURROGATE.search(body) and _holds_lone_surrogate(payload):
+        raise ApiError(400, "the JSON body holds a lone surrogate escape (such as \\ud800), which is not "
+                            "Unicode text; send each character whole (UTF-8, or a surrogate pair)")  # fmt: skip
+    return payload
+
+
+_LONE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")  # where one may be: a \uD800-\uDFFF escape
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number; send finite numbers")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is beyond the range of a 64-bit float")
+    return value
+
+
+def _holds_lone_surrogate(payload) -> bool:
+    stack = [payload]  # a loop, not recursion: the payload may nest as deep as the parser allowed
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str) and _SURROGATE.search(item):
+            return True
+        if isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def check_texts(value, param: str, settings: ServeSettings) -> list[str]:
@@ -66,6 +126,9 @@ class EmbeddingsBody:
             raise ApiError(422, "'input' is a required property", param="input")
         texts = check_texts(body["input"], "input", settings)
         model = body.get("model")
+        if model is not None and not isinstance(model, str):
+            raise ApiError(422, f"'model' must be a string such as {encoder.name!r}, not {_json_type(model)}",
+                           param="model")  # fmt: skip
         if model is not None and model not in model_names(encoder.name):
             raise ApiError(404, f"the model {model!r} does not exist here; this server serves {encoder.name!r}",
                            param="model", code="model_not_found")  # fmt: skip
@@ -111,21 +174,51 @@ class SearchBody:
         query = body.get("query")
         if not isinstance(query, str) or not query.strip():
             raise ApiError(422, "'query' must be a non-empty string", param="query")
-        k = body.get("k", 10)
-        if not _whole_number(k, 1, 1000):
-            raise ApiError(422, "'k' must be a whole number from 1 to 1000", param="k")
-        flt = body.get("filter")
-        if flt is not None and not isinstance(flt, str):
-            raise ApiError(422, "'filter' must be a string such as \"lang = 'en'\"", param="filter")
-        weights = body.get("weights", [1.0, 1.0])
-        if not (isinstance(weights, list) and len(weights) == 2 and all(isinstance(w, (int, float)) for w in weights)):
-            raise ApiError(422, "'weights' must be two numbers [dense, bm25]", param="weights")
-        mode = body.get("mode", "dense")
-        try:
-            check_mode(mode)
-        except OptionError as exc:  # 400, as when the index refused it
-            raise ApiError(400, str(exc), param="mode") from None
-        return cls(query, k, flt, mode, (weights[0], weights[1]))
+        return cls(query, *_search_options(body))
+
+
+@dataclass(frozen=True)
+class BatchSearchBody:
+    """Many searches of the loaded index in one request: {"queries": [...], "k", "filter", "mode", "weights"},
+    the options shared by every query."""
+
+    queries: list[str]
+    k: int = 10
+    filter: str | None = None
+    mode: str = "dense"
+    weights: tuple[float, float] = (1.0, 1.0)
+
+    @classmethod
+    def parse(cls, body: dict, settings: ServeSettings) -> BatchSearchBody:
+        """Check each field: `queries` a list of up to max_inputs non-blank texts within the length limit."""
+        _refuse_unknown(body, BATCH_SEARCH_FIELDS)
+        queries = body.get("queries")
+        if not isinstance(queries, list):
+            raise ApiError(422, "'queries' must be a list of query texts", param="queries")
+        queries = check_texts(queries, "queries", settings)
+        for i, query in enumerate(queries):
+            if not query.strip():
+                raise ApiError(422, f"'queries[{i}]' is blank; send words to search for", param="queries")
+        return cls(queries, *_search_options(body))
+
+
+def _search_options(body: dict) -> tuple[int, str | None, str, tuple[float, float]]:
+    """(k, filter, mode, weights) of a search body, each checked."""
+    k = body.get("k", 10)
+    if not _whole_number(k, 1, 1000):
+        raise ApiError(422, "'k' must be a whole number from 1 to 1000", param="k")
+    flt = body.get("filter")
+    if flt is not None and not isinstance(flt, str):
+        raise ApiError(422, "'filter' must be a string such as \"lang = 'en'\"", param="filter")
+    weights = body.get("weights", [1.0, 1.0])
+    if not (isinstance(weights, list) and len(weights) == 2 and all(_is_number(w) for w in weights)):
+        raise ApiError(422, "'weights' must be two numbers [dense, bm25]", param="weights")
+    mode = body.get("mode", "dense")
+    try:
+        check_mode(mode)
+    except OptionError as exc:  # 400, as when the index refused it
+        raise ApiError(400, str(exc), param="mode") from None
+    return k, flt, mode, (weights[0], weights[1])
 
 
 def model_names(name: str) -> set[str]:
@@ -137,6 +230,15 @@ def _refuse_unknown(body: dict, known: set[str]) -> None:
     unknown = sorted(set(body) - known)
     if unknown:  # OpenAI's own wording, which its clients recognise
         raise ApiError(400, f"Unrecognized request argument supplied: {unknown[0]}", param=unknown[0])
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)  # finite: parse_json refuses the rest
+
+
+def _json_type(value) -> str:
+    names = {dict: "an object", list: "an array", bool: "a boolean", int: "a number", float: "a number"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _whole_number(value, low: int, high: int) -> bool:

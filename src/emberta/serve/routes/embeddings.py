@@ -11,12 +11,17 @@ from fastapi.responses import Response
 
 from emberta.serve.dependencies import JsonBody, State
 from emberta.serve.requests import EmbeddingsBody
+from emberta.serve.schema import EMBEDDINGS_REQUEST, EmbeddingList, ModelList, errors, json_body
 from emberta.similarity import unit_rows
 
 router = APIRouter()
 
 
-@router.post("/v1/embeddings")
+@router.post(
+    "/v1/embeddings",
+    responses={200: {"model": EmbeddingList}, **errors(400, 404, 415, 422, 503)},
+    openapi_extra=json_body(EMBEDDINGS_REQUEST, "OpenAI's embeddings request"),
+)
 async def embeddings(body: JsonBody, state: State):
     """Embed `input` (a string or a list of strings) the way OpenAI's endpoint does."""
     request = EmbeddingsBody.parse(body, state.settings, state.encoder)
@@ -37,7 +42,7 @@ async def embeddings(body: JsonBody, state: State):
     return Response(json.dumps(payload), media_type="application/json")  # skips FastAPI's slow jsonable_encoder
 
 
-@router.get("/v1/models")
+@router.get("/v1/models", responses={200: {"model": ModelList}, **errors()})
 async def models(state: State):
     """The one model this server serves."""
     encoder = state.encoder

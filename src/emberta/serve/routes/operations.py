@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 
 from emberta.serve.dependencies import State
+from emberta.serve.schema import Health, Readiness, errors
 
 PAGE = Path(__file__).resolve().parent.parent / "page.html"
 
@@ -21,12 +22,19 @@ async def page():
 
 
 # no docstrings below: FastAPI would publish them in the OpenAPI schema, which stays as it was
-@router.get("/healthz")
+@router.get("/healthz", responses={200: {"model": Health}, **errors(guarded=False)})
 async def healthz():
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    responses={
+        200: {"model": Readiness},
+        503: {"model": Readiness, "description": "the model is not loaded yet"},
+        **errors(guarded=False),
+    },
+)
 async def readyz(state: State):
     # ready once the model has encoded a warm-up text; 503 before
     if not state.ready:
@@ -38,7 +46,7 @@ async def readyz(state: State):
     }
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse, responses=errors(text_route=True))
 async def prometheus(state: State):
     depth = state.batcher.queue_depth if state.batcher else 0
     return PlainTextResponse(state.metrics.render(depth), media_type="text/plain; version=0.0.4")

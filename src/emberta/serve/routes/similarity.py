@@ -6,11 +6,16 @@ from fastapi import APIRouter
 
 from emberta.serve.dependencies import JsonBody, State
 from emberta.serve.requests import SimilarityBody
+from emberta.serve.schema import SIMILARITY_REQUEST, Similarity, errors, json_body
 
 router = APIRouter()
 
 
-@router.post("/v1/similarity")
+@router.post(
+    "/v1/similarity",
+    responses={200: {"model": Similarity}, **errors(400, 415, 422, 503)},
+    openapi_extra=json_body(SIMILARITY_REQUEST, "two texts, 'a' and 'b'"),
+)
 async def similarity(body: JsonBody, state: State):
     """Cosine similarity of two texts: {"a": "...", "b": "..."} -> {"score": float}."""
     request = SimilarityBody.parse(body, state.settings)
