@@ -358,3 +358,65 @@ def test_an_encoder_given_to_open_must_give_the_index_vectors_unless_the_index_m
     fallback = Index.open(tmp_path / "idx", encoder=other, own_encoder_fallback=True)  # its own model: none here
     with fallback as index, pytest.raises(OptionError, match="built from vectors without a model"):
         index.search("apple", 3)
+
+
+@pytest.fixture(scope="module", params=[None, "int8"])
+def batch_index(request, tmp_path_factory):
+    """An HNSW index (float or int8 codes) with two deleted documents."""
+    path = tmp_path_factory.mktemp("batch") / "idx"
+    index, vectors = make_index(path, n=2500, quantize=request.param, ann_params={"flat_below": 0})
+    index.delete(["d1", "d7"])
+    yield index, vectors
+    index.close()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"filter": "lang = 'de'"}, {"filter": "rare = true"}, {"exact": True}, {"hubness": "csls"},
+     {"include": ()}, {"mode": "bm25"}, {"mode": "hybrid"}],
+)  # fmt: skip
+def test_search_many_answers_each_query_as_search_does(batch_index, options):
+    index, vectors = batch_index
+    rng = np.random.default_rng(3)
+    queries = vectors[rng.integers(0, len(vectors), 12)] + 0.1 * rng.normal(size=(12, DIM)).astype(np.float32)
+    texts = [f"banana cherry number {i}" for i in range(12)]
+    if options.get("mode") in ("bm25", "hybrid"):
+        many = index.search_many(texts, 7, vectors=queries, **options)
+        one = [index.search(t, 7, vector=q, **options) for t, q in zip(texts, queries, strict=True)]
+    else:
+        many = index.search_many(queries, 7, **options)
+        one = [index.search(q, 7, **options) for q in queries]
+    assert [[h.id for h in hits] for hits in many] == [[h.id for h in hits] for hits in one]
+    assert [[h.text for h in hits] for hits in many] == [[h.text for h in hits] for hits in one]
+    for a, b in zip(many, one, strict=True):
+        np.testing.assert_allclose([h.score for h in a], [h.score for h in b], rtol=1e-5, atol=1e-6)
+
+
+def test_search_many_without_deletions_takes_one_faiss_call(tmp_path, monkeypatch):
+    index, vectors = make_index(tmp_path / "idx", n=600, ann_params={"flat_below": 0})
+    one = [index.search(q, 5) for q in vectors[:9]]
+    ann = index.snapshot().ann
+    calls = []
+    search_batch = ann.search_batch
+    monkeypatch.setattr(ann, "search_batch", lambda *a, **k: calls.append(1) or search_batch(*a, **k))
+    many = index.search_many(vectors[:9], 5)
+    assert len(calls) == 1 and [[h.id for h in hits] for hits in many] == [[h.id for h in hits] for hits in one]
+    index.close()
+
+
+def test_search_many_refuses_what_it_cannot_answer(tmp_path):
+    index, vectors = make_index(tmp_path / "idx", n=300)
+    assert index.search_many([], 3) == [] and index.search_many(vectors[:0], 3) == []
+    with pytest.raises(OptionError, match="takes a list of queries"):
+        index.search_many("one query", 3)
+    with pytest.raises(OptionError, match="not a mix"):
+        index.search_many([vectors[0], "text"], 3)
+    with pytest.raises(OptionError, match=r"this index takes \(n, 32\) vectors"):
+        index.search_many(vectors[:2, :5], 3)
+    with pytest.raises(OptionError, match="bm25 search needs text queries"):
+        index.search_many(vectors[:2], 3, mode="bm25")
+    with pytest.raises(OptionError, match="2 query texts but 1 query vectors"):
+        index.search_many(["a", "b"], 3, mode="hybrid", vectors=vectors[:1])
+    with pytest.raises(OptionError, match="the query is empty"):
+        index.search_many(["apple", " "], 3, mode="bm25")
+    index.close()

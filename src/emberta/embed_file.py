@@ -6,14 +6,18 @@ written (see io.vectors.VectorWriter).
 
 from __future__ import annotations
 
+import errno
+import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import islice
 
 from emberta.encoders.base import Encoder
 from emberta.encoders.long_text import LongTextWarning
+from emberta.errors import OutputError
 from emberta.io.readers import TextReader
 from emberta.io.vectors import VectorWriter
 
@@ -63,7 +67,10 @@ def encode_file(
     }
     long_texts = 0
     records = islice(reader, limit)
-    with VectorWriter(out, encoder.dim, with_ids=reader.id_field is not None, metadata=metadata) as writer:
+    writers: list[VectorWriter] = []
+    with _full_disk_errors(out, writers), VectorWriter(out, encoder.dim, with_ids=reader.id_field is not None,
+                                                       metadata=metadata) as writer:  # fmt: skip
+        writers.append(writer)
         while block := list(islice(records, block_size)):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", LongTextWarning)
@@ -84,3 +91,20 @@ def encode_file(
     if long_texts:
         warnings.warn(LongTextWarning(long_texts, writer.count, encoder.max_length), stacklevel=2)
     return EncodeReport(writer.count, encoder.dim, long_texts, reader.replaced_lines, writer.sidecar)
+
+
+@contextmanager
+def _full_disk_errors(out: str, writers: list[VectorWriter]) -> Iterator[None]:
+    """Turn "no space left on device" while writing `out` into an OutputError, after removing the temporary files
+    of `writers` (a writer that failed while finishing keeps them, and they would keep the disk full)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT) and os.strerror(errno.ENOSPC) not in str(exc):
+            raise
+        for writer in writers:
+            writer.abort()
+        raise OutputError(
+            f"--out {out}: no space left on device; nothing was written (the partial output was removed); free "
+            "some space or choose another --out"
+        ) from None

@@ -133,7 +133,6 @@ def test_index_json_reads_or_names_the_file(data):
         check_named(lambda: read_config(Path(folder)), Path(folder))
 
 
-@pytest.mark.xfail(strict=True, reason="index/layout.py read_config catches only JSONDecodeError (issue 18 report)")
 @pytest.mark.parametrize("content", ["[" * 5000 + "]" * 5000, '{"format_version": ' + "1" * 5000 + "}"])
 def test_index_json_nested_too_deeply_or_overlong_number(tmp_path, content):
     from emberta.index.layout import read_config

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from emberta.errors import EmbertaError, OptionError
+from emberta.index.crashpoints import reached
 
 QUANTIZE = (None, "int8", "binary")
 
@@ -125,29 +126,34 @@ class Ann:
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None, ef: int | None = None):
         """(scores, slots) of the best `k` slots for one query row, slot -1 where fewer were found. `allowed`:
         a boolean mask over slots; binary indexes apply it after the search (callers over-fetch)."""
-        query = self._codes(query.reshape(1, -1)) if self.binary else query.reshape(1, -1)
+        scores, slots = self.search_batch(query.reshape(1, -1), k, allowed, ef)
+        return scores[0], slots[0]
+
+    def search_batch(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None, ef: int | None = None):
+        """(scores, slots), each (n, k'), for the query rows `queries` (n, dim) in one FAISS call; k' = min(k,
+        ntotal) and slot -1 where fewer were found. `allowed` as in `search`, the same mask for every row."""
+        queries = self._codes(queries) if self.binary else np.ascontiguousarray(queries, dtype=np.float32)
         k = min(k, max(self.index.ntotal, 1))
         ef = max(ef or self.spec.ef_search, k)
         if self.binary:
             if self.is_graph:
                 self.index.hnsw.efSearch = ef
-            distances, slots = self.index.search(query, k)
+            distances, slots = self.index.search(queries, k)
             scores = self.dim - 2.0 * distances.astype(np.float32)  # Hamming distance -> agreement, higher better
             if allowed is not None:
                 keep = (slots >= 0) & allowed[np.clip(slots, 0, len(allowed) - 1)]
                 slots = np.where(keep, slots, -1)
-            return scores[0], slots[0]
+            return scores, slots
         if allowed is None:
-            scores, slots = self.index.search(query, k, params=self._params(ef))
-            return scores[0], slots[0]
+            return self.index.search(queries, k, params=self._params(ef))
         import faiss
 
         bitmap = np.packbits(allowed[: self.index.ntotal], bitorder="little")
         params = self._params(ef, cached=False)
         params.sel = faiss.IDSelectorBitmap(self.index.ntotal, faiss.swig_ptr(bitmap))
-        scores, slots = self.index.search(query, k, params=params)
+        scores, slots = self.index.search(queries, k, params=params)
         del bitmap  # the selector read it during the search
-        return scores[0], slots[0]
+        return scores, slots
 
     def exact(self, query: np.ndarray, k: int, allowed: np.ndarray | None):
         """Exact (scores, slots) over the allowed slots when the structure keeps float vectors in memory (flat,
@@ -198,6 +204,7 @@ class Ann:
         (faiss.write_index_binary if self.binary else faiss.write_index)(self.index, str(tmp))
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
+        reached("ann-written")
         os.replace(tmp, path)
 
     @classmethod

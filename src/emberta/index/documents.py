@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from emberta.errors import InputError
+from emberta.index.crashpoints import reached
 from emberta.index.filters import to_sql
 from emberta.index.types import Column, Field
 
@@ -137,6 +139,7 @@ class DocumentStore:
 
     def commit(self) -> None:
         self.conn.execute("COMMIT")
+        reached("committed")
 
     def rollback(self) -> None:
         if self.conn.in_transaction:
@@ -173,15 +176,21 @@ class DocumentStore:
         for offset, doc in enumerate(docs):
             typed = []
             for name in names:
-                value = doc.meta.get(name)
-                typed.append(int(value) if isinstance(value, bool) else value if value_type(value) else None)
+                typed.append(_column_value(doc.meta.get(name)))
             meta = json.dumps(doc.meta, ensure_ascii=False, default=str)
             rows.append((first_slot + offset, doc.id, doc.text, meta, *typed))
-        self.conn.executemany(sql, rows)
+        try:
+            self.conn.executemany(sql, rows)
+        except UnicodeEncodeError:
+            raise InputError(
+                "a document's id, text or metadata holds half of a surrogate pair (not text, cannot be stored); "
+                "fix the input's encoding"
+            ) from None
         self.conn.executemany(
             "INSERT INTO fts (rowid, text) VALUES (?, ?)", [(first_slot + i, d.text) for i, d in enumerate(docs)]
         )
         self.set_state("slots", str(max(self.slots, first_slot + len(docs))))
+        reached("documents-written")
 
     def bump_generation(self) -> None:
         self.set_state("generation", str(self.generation + 1))
@@ -254,3 +263,15 @@ class DocumentStore:
             "WHERE fts MATCH ?" + (f" AND {where}" if where else "") + " ORDER BY rank LIMIT ?"
         )
         return [(slot, -rank) for slot, rank in self.conn.execute(sql, [match, *params, k])]
+
+
+def _column_value(value):
+    """A metadata value as its typed column stores it: bools as 0/1, numbers as SQLite takes them (integers
+    beyond 64 bits as floats, as the in-memory float64 columns hold every number), anything else None."""
+    if isinstance(value, bool):
+        return int(value)
+    if not value_type(value):
+        return None
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        return float(value)
+    return value

@@ -77,7 +77,16 @@ class IndexEncoder:
             vector = vector[0]
         if vector.ndim != 1 or vector.shape[0] != self.dim:
             raise OptionError(f"a query vector of shape {vector.shape}; this index takes vectors of width {self.dim}")
-        return self.prepare(vector[None, :])[0] if self.transforms else unit_rows(vector, np.float32)
+        return self.query_vectors(vector[None, :])[0]
+
+    def query_vectors(self, queries) -> np.ndarray:
+        """Query vectors (n, dim) as the index compares them: transformed and unit length."""
+        vectors = np.asarray(queries, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[1] != self.dim:
+            raise OptionError(
+                f"query vectors of shape {vectors.shape}; this index takes (n, {self.dim}) vectors, one row per query"
+            )
+        return self.prepare(vectors) if self.transforms else unit_rows(vectors, np.float32)
 
     def check_vectors(self, vectors, fingerprint: str | None, n: int, *, prepared: bool = False) -> np.ndarray:
         """Caller-computed vectors for `n` documents, checked (fingerprint, shape) and prepared. prepared=True:

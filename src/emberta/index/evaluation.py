@@ -1,6 +1,6 @@
 """Retrieval evaluation through an index: the task's corpus goes into a temporary `Index` with the chosen ANN
-structure, and each query is answered by `Index.search` (dense, BM25 or hybrid), so nDCG measures what a
-user of that index would get."""
+structure, and the queries are answered by `Index.search_many` (dense, BM25 or hybrid; the same results as
+one `Index.search` per query), so nDCG measures what a user of that index would get."""
 
 from __future__ import annotations
 
@@ -47,9 +47,10 @@ def index_search_run(
         )  # fmt: skip
         try:
             index.add(list(doc_texts), list(doc_ids), vectors=doc_vectors, fingerprint="evaluation", save_ann=False)
-            for qid, text, vector in zip(query_ids, query_texts, query_vectors, strict=True):
-                query = vector if mode == "dense" else text
-                hits = index.search(query, top_k, mode=mode, vector=vector if mode == "hybrid" else None)
+            queries = query_vectors if mode == "dense" else list(query_texts)
+            vectors = query_vectors if mode == "hybrid" else None
+            answers = index.search_many(queries, top_k, mode=mode, vectors=vectors, include=())
+            for qid, hits in zip(query_ids, answers, strict=True):
                 run[qid] = {hit.id: hit.score for hit in hits}
         finally:
             index.close()

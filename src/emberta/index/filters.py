@@ -22,6 +22,7 @@ Grammar (keywords are case-insensitive):
 from __future__ import annotations
 
 import bisect
+import math
 import operator
 import re
 from dataclasses import dataclass
@@ -106,6 +107,9 @@ class _Token:
 
 
 # ---- parsing -----------------------------------------------------------------------------------------------
+MAX_DEPTH = 100
+
+
 def parse_filter(text: str, fields: dict[str, Field]) -> object:
     """Parse `text` into a filter tree over `fields` (name -> Field); raise FilterError naming the column."""
     return _Parser(text, fields).parse()
@@ -116,6 +120,7 @@ class _Parser:
         self.text, self.fields = text, fields
         self.tokens = self._tokenize(text)
         self.at = 0
+        self.depth = 0  # open parentheses and 'not's: the parser recurses once per level
 
     def _tokenize(self, text: str) -> list[_Token]:
         tokens: list[_Token] = []
@@ -191,16 +196,22 @@ class _Parser:
         return items[0] if len(items) == 1 else BoolOp("and", tuple(items))
 
     def not_expr(self) -> object:
-        if self.is_keyword("not"):
-            self.take()
-            return Not(self.not_expr())
         token = self.peek()
-        if token.kind == "punct" and token.text == "(":
-            self.take()
+        nests = self.is_keyword("not") or (token.kind == "punct" and token.text == "(")
+        if not nests:
+            return self.test()
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise FilterError(self.text, token.column, f"nested more than {MAX_DEPTH} levels deep ('(' or 'not'); "
+                                                        "flatten the filter")  # fmt: skip
+        self.take()
+        if token.kind == "keyword":
+            tree = Not(self.not_expr())
+        else:
             tree = self.or_expr()
             self.expect_punct(")", "expected ')' to close the '(' at column " + str(token.column))
-            return tree
-        return self.test()
+        self.depth -= 1
+        return tree
 
     def test(self) -> object:
         field = self.field()
@@ -271,6 +282,8 @@ class _Parser:
             value: object = _unquote(token.text)
         elif token.kind == "number":
             number = float(token.text)
+            if not math.isfinite(number):
+                raise FilterError(self.text, token.column, f"the number {token.text[:20]}... is too large")
             value = int(number) if re.fullmatch(r"[-+]?\d+", token.text) else number
         elif token.kind == "keyword" and token.text in ("true", "false"):
             value = token.text == "true"

@@ -20,7 +20,7 @@ from emberta.index.ann import Ann, AnnSpec
 from emberta.index.documents import DocumentStore, NewDocument
 from emberta.index.embedding import IndexEncoder, encoder_settings
 from emberta.index.filters import parse_filter
-from emberta.index.search import SearchRequest, hits, rank
+from emberta.index.search import SearchRequest, hits, hits_many, rank, rank_many
 from emberta.index.state import REFRESH_SECONDS, IndexState
 from emberta.index.types import DuplicateIdError, Hit, Snapshot
 from emberta.index.vector_file import VectorFile
@@ -88,6 +88,7 @@ class Index:
             save_transforms(transforms, path / layout.TRANSFORM)
         store = DocumentStore(path / layout.DOCS, create=True)
         store.set_state("config", json.dumps(config))
+        Ann(AnnSpec(**config["ann"]), int(config["dim"])).save(path / layout.ANN)  # readers never find it missing
         layout.write_config(path, config)
         return cls(path, config, store, writable=True, lock=lock, encoder=encoder)
 
@@ -163,6 +164,7 @@ class Index:
         return self.embedder.prepare(vectors)
 
     # ---- writing -------------------------------------------------------------------------------------
+    @layout.reports_full_disk
     def add(self, texts: Sequence[str], ids: Sequence[str] | None = None,
             metadata: Sequence[dict | None] | None = None, *, vectors: np.ndarray | None = None,
             fingerprint: str | None = None, upsert: bool = False, where: Sequence[str | None] | None = None,
@@ -216,6 +218,7 @@ class Index:
         self._state.appended(vectors, first_slot + len(docs), store.generation)
         return len(existing)
 
+    @layout.reports_full_disk
     def delete(self, ids: Iterable[str], *, missing_ok: bool = False) -> int:
         """Delete documents by id (one transaction); returns how many were deleted. Unknown ids raise
         InputError unless missing_ok."""
@@ -237,6 +240,7 @@ class Index:
         self._write_counts()
         return deleted
 
+    @layout.reports_full_disk
     def flush(self) -> None:
         """Save the ANN structure and the counts in index.json."""
         self._require_writer()
@@ -262,7 +266,6 @@ class Index:
         demote hub documents in dense search)."""
         request = SearchRequest(k=k, **options)
         text = request.query_text(query)
-        snapshot = self.snapshot()
         tree = parse_filter(request.filter, self.store.fields()) if request.filter is not None else None
         vector = None
         if request.mode != "bm25":
@@ -272,7 +275,62 @@ class Index:
                 vector = self.embed([text], query=True)[0]
             else:
                 vector = self.embedder.query_vector(query)
-        return hits(snapshot, self.store, rank(snapshot, self.store, request, tree, text, vector), request.include)
+
+        def answer(snapshot: Snapshot) -> tuple[list, list]:
+            scored = rank(snapshot, self.store, request, tree, text, vector)
+            return [hits(snapshot, self.store, scored, request.include)], [scored]
+
+        return self._complete(answer)[0]
+
+    def search_many(self, queries, k: int = 10, *, vectors=None, **options) -> list[list[Hit]]:
+        """`search` for many queries at once, one list of hits per query in order. queries: texts, or query
+        vectors (n, dim) for dense search; vectors: the texts' vectors when already computed (hybrid without
+        re-encoding). Options as in `search` except vector. The texts are encoded in one batch, the snapshot and
+        filter are taken once, plain dense search goes to FAISS in one call, and documents are read in one
+        pass, so a batch pays the fixed per-query cost of `search` once."""
+        if "vector" in options:
+            raise OptionError("search_many takes the queries' vectors as queries, or as vectors= beside the texts")
+        request = SearchRequest(k=k, **options)
+        texts, matrix = self._batch_queries(queries, vectors, request)
+        if (texts is not None and not texts) or (matrix is not None and not len(matrix)):
+            return []
+        tree = parse_filter(request.filter, self.store.fields()) if request.filter is not None else None
+
+        def answer(snapshot: Snapshot) -> tuple[list, list]:
+            scored = rank_many(snapshot, self.store, request, tree, texts, matrix)
+            return hits_many(snapshot, self.store, scored, request.include), scored
+
+        return self._complete(answer)
+
+    def _complete(self, answer) -> list[list[Hit]]:
+        """answer(snapshot) -> (hits per query, ranking per query), on the current snapshot. Texts and metadata
+        are read after ranking, from the live store: a document another process retired since the snapshot
+        (up to REFRESH_SECONDS old) is missing there, so such an answer is ranked again on a snapshot of now."""
+        found, scored = answer(self.snapshot())
+        if any(len(hits) < len(ranking) for hits, ranking in zip(found, scored, strict=True)):
+            found, _ = answer(self.snapshot(max_age=0))
+        return found
+
+    def _batch_queries(self, queries, vectors, request: SearchRequest) -> tuple[list[str] | None, np.ndarray | None]:
+        """(texts, prepared query vectors) of a batch; either may be None (vector queries; bm25 mode)."""
+        if isinstance(queries, str):
+            raise OptionError("search_many takes a list of queries; for one query use search")
+        if isinstance(queries, np.ndarray):
+            if request.mode != "dense":
+                raise OptionError(f"{request.mode} search needs text queries")
+            return None, self.embedder.query_vectors(queries)
+        queries = list(queries)
+        if queries and not all(isinstance(q, str) for q in queries):
+            raise OptionError("search_many takes a list of texts or a matrix of query vectors (n, dim), not a mix")
+        texts = [request.query_text(q) for q in queries]
+        if request.mode == "bm25" or not texts:
+            return texts, None
+        if vectors is not None:
+            matrix = self.embedder.query_vectors(vectors)
+            if len(matrix) != len(texts):
+                raise OptionError(f"{len(texts)} query texts but {len(matrix)} query vectors; give one per text")
+            return texts, matrix
+        return texts, self.embed(texts, query=True)
 
     def get(self, doc_id: str) -> Hit | None:
         """The document with this id, or None."""

@@ -14,16 +14,23 @@ jobs of maintenance.py both use it.
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import functools
 import json
 import os
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
-from emberta.errors import InputError
+from emberta.errors import InputError, OutputError
+from emberta.index.crashpoints import reached
 from emberta.index.types import IndexLockedError
 from emberta.io.atomic import write_text_atomic
+from emberta.io.jsontext import read_json_file
 from emberta.version import __version__
 
 FORMAT_VERSION = 1
@@ -82,10 +89,7 @@ def read_config(path: Path) -> dict:
     repair = f"run `emberta index repair {path}` to restore it from {DOCS}"
     if not file.is_file():
         raise InputError(f"{CONFIG} is missing; {repair}", path=path)
-    try:
-        config = json.loads(file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"unreadable ({exc}); {repair}", path=file) from None
+    config = read_json_file(file, hint=f"; {repair}")
     version = config.get("format_version") if isinstance(config, dict) else None
     if version != FORMAT_VERSION:
         raise InputError(
@@ -98,7 +102,45 @@ def read_config(path: Path) -> dict:
 
 def write_config(path: Path, config: dict) -> None:
     """Replace index.json of the index at `path` (atomically)."""
+    reached("config-write")
     write_text_atomic(path / CONFIG, json.dumps(config, indent=2) + "\n")
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether `exc` means the filesystem is full: an OSError with ENOSPC or EDQUOT, SQLite's SQLITE_FULL, or
+    FAISS's failed write (a RuntimeError naming the errno's text)."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(exc, sqlite3.OperationalError):
+        return getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL" or "disk is full" in str(exc)
+    return isinstance(exc, RuntimeError) and os.strerror(errno.ENOSPC) in str(exc)
+
+
+@contextmanager
+def full_disk_errors(path: Path) -> Iterator[None]:
+    """Turn a full filesystem while writing the index at `path` into an OutputError saying so (the index keeps
+    every batch committed before; the failed one is all or nothing like any other)."""
+    try:
+        yield
+    except (OSError, sqlite3.OperationalError, RuntimeError) as exc:
+        if not disk_full(exc):
+            raise
+        raise OutputError(
+            f"{path}: no space left on device while writing the index; the index keeps what was committed before "
+            f"(see `emberta index check {path}`); free some space and run the command again"
+        ) from exc
+
+
+def reports_full_disk(method: Callable) -> Callable:
+    """Decorate a writing method of `Index` (whose `.path` names the index) or a whole-index job taking the
+    index's path first with full_disk_errors."""
+
+    @functools.wraps(method)
+    def wrapper(first, *args, **kwargs):
+        with full_disk_errors(getattr(first, "path", first)):
+            return method(first, *args, **kwargs)
+
+    return wrapper
 
 
 def load_transforms(folder: Path) -> list:
@@ -112,8 +154,24 @@ def load_transforms(folder: Path) -> list:
     return load(folder)
 
 
+def recover_swap(path: Path) -> bool:
+    """Finish what a compaction killed while swapping folders left behind: `path` gone and the old index moved
+    aside to `.NAME.old` (io.atomic.replace_dir renames the old folder away, then the new one in). The old folder
+    holds every committed document, so it is moved back. Returns whether it was."""
+    aside = path.with_name(f".{path.name}.old")
+    if path.exists() or not (aside / DOCS).is_file():
+        return False
+    try:
+        os.replace(aside, path)
+    except OSError:  # another process moved it first, or the swap finished meanwhile
+        return False
+    return True
+
+
 def require_documents(path: Path) -> None:
-    """InputError unless `path` is a folder holding docs.sqlite (the documents, which nothing else restores)."""
+    """InputError unless `path` is a folder holding docs.sqlite (the documents, which nothing else restores);
+    first recovers from a compaction killed while swapping folders (recover_swap)."""
+    recover_swap(path)
     if not path.is_dir():
         raise InputError("no index here (not a folder); build one with `emberta index build`", path=path)
     if not (path / DOCS).is_file():

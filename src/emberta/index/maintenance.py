@@ -13,6 +13,7 @@ import numpy as np
 from emberta.errors import EmbertaError, InputError, OptionError
 from emberta.index import layout
 from emberta.index.ann import Ann, AnnSpec
+from emberta.index.crashpoints import reached
 from emberta.index.documents import DocumentStore
 from emberta.index.embedding import IndexEncoder
 from emberta.index.index import Index
@@ -99,6 +100,7 @@ def check_index(path: str | Path) -> list[str]:
     integrity, vector file length, ANN file readable and in step with the documents. InputError when `path`
     is not a folder."""
     path = Path(path)
+    layout.recover_swap(path)
     if not path.is_dir():
         raise InputError("no index here (not a folder)", path=path)
     problems: list[str] = []
@@ -139,6 +141,7 @@ def check_index(path: str | Path) -> list[str]:
     return problems
 
 
+@layout.reports_full_disk
 def repair_index(path: str | Path, *, encoder=None) -> list[str]:
     """Fix what check_index finds, where the documents database is intact: restore index.json from the copy
     in docs.sqlite, re-encode missing vectors from the stored texts, rebuild the ANN structure. Returns the
@@ -206,6 +209,7 @@ def _reencode(path: Path, config: dict, store: DocumentStore, vectors: VectorFil
     return f"re-encoded {len(live)} documents whose vectors were missing"
 
 
+@layout.reports_full_disk
 def compact_index(path: str | Path, *, block: int = 10_000) -> dict:
     """Rewrite the index without the dead slots that deletes and upserts leave behind: live documents keep
     their ids, texts, metadata and vectors (copied, not re-encoded) in slot order. Built in a hidden folder and
@@ -228,4 +232,5 @@ def compact_index(path: str | Path, *, block: int = 10_000) -> dict:
             new.flush()
         finally:
             new.close()
+        reached("compact-built")
     return {"documents": len(live), "slots_before": slots_before}

@@ -91,9 +91,7 @@ def rank(snapshot: Snapshot, store: DocumentStore, request: SearchRequest, tree,
     k = request.k
     if request.mode == "bm25":
         return store.bm25(text, k, tree)
-    dense = dense_search(snapshot, vector, request.shortlist, tree, ef=request.ef, exact=request.exact,
-                         rescore=request.rescore, exact_below=request.exact_below,
-                         exact_fraction=request.exact_fraction)  # fmt: skip
+    dense = dense_search(snapshot, vector, request.shortlist, tree, **_dense_options(request))
     if request.hubness:
         return _csls(snapshot, dense, k)
     if request.mode == "dense":
@@ -115,14 +113,72 @@ def hits(snapshot: Snapshot, store: DocumentStore, scored: list[tuple[int, float
     ]
 
 
-def dense_search(
-    snapshot: Snapshot, vector: np.ndarray, k: int, tree=None, *, ef=None, exact=False, rescore=None,
-    exact_below: int = EXACT_BELOW, exact_fraction: float = EXACT_FRACTION,
+def rank_many(snapshot: Snapshot, store: DocumentStore, request: SearchRequest, tree, texts: list[str] | None,
+              vectors: np.ndarray | None) -> list[list[tuple[int, float]]]:  # fmt: skip
+    """`rank` for many queries at once (texts and/or vectors (n, dim), row i for query i): plain dense search
+    goes through `dense_search_many`, the other modes one query at a time over the same snapshot."""
+    if request.mode == "dense" and not request.hubness:
+        return dense_search_many(snapshot, vectors, request.shortlist, tree, **_dense_options(request))
+    count = len(texts) if texts is not None else len(vectors)
+    return [
+        rank(
+            snapshot, store, request, tree, None if texts is None else texts[i], None if vectors is None else vectors[i]
+        )
+        for i in range(count)
+    ]
+
+
+def hits_many(snapshot: Snapshot, store: DocumentStore, scored: list[list[tuple[int, float]]],
+              include) -> list[list[Hit]]:  # fmt: skip
+    """`hits` for many queries' (slot, score) lists, reading all their documents in one pass."""
+    if not include:
+        return [hits(snapshot, store, one, include) for one in scored]
+    docs = store.documents(sorted({slot for one in scored for slot, _ in one}))
+    text, meta = "text" in include, "metadata" in include
+    return [
+        [
+            Hit(docs[slot][0], float(score), docs[slot][1] if text else None, docs[slot][2] if meta else None)
+            for slot, score in one
+            if slot in docs
+        ]
+        for one in scored
+    ]
+
+
+def _dense_options(request: SearchRequest) -> dict:
+    return dict(ef=request.ef, exact=request.exact, rescore=request.rescore, exact_below=request.exact_below,
+                exact_fraction=request.exact_fraction)  # fmt: skip
+
+
+def dense_search_many(snapshot: Snapshot, vectors: np.ndarray, k: int, tree=None, **options) -> list[list[tuple]]:
+    """`dense_search` for each row of `vectors` (n, dim), with the filter evaluated once. With no filter, no
+    deletion and float vectors in the ANN, one FAISS call answers every row; a row it cannot fill, and every row
+    otherwise, takes the one-query path."""
+    allowed = _allowed(snapshot, tree)
+    ann = snapshot.ann
+    if allowed is None and not options.get("exact") and ann.spec.quantize is None and snapshot.slots >= k:
+        scores, found = ann.search_batch(vectors, k, None, options.get("ef"))
+        return [
+            list(zip(found[i].tolist(), scores[i].tolist(), strict=True))
+            if len(vectors) and found[i, -1] >= 0
+            else _dense(snapshot, vectors[i], k, None, **options)
+            for i in range(len(vectors))
+        ]
+    return [_dense(snapshot, vector, k, allowed, **options) for vector in vectors]
+
+
+def dense_search(snapshot: Snapshot, vector: np.ndarray, k: int, tree=None, **options) -> list[tuple[int, float]]:
+    """(slot, cosine) of the best `k` live documents passing `tree`, best first. options: ef, exact, rescore,
+    exact_below, exact_fraction (see SearchRequest)."""
+    return _dense(snapshot, vector, k, _allowed(snapshot, tree), **options)
+
+
+def _dense(
+    snapshot: Snapshot, vector: np.ndarray, k: int, allowed: np.ndarray | None, *, ef=None, exact=False,
+    rescore=None, exact_below: int = EXACT_BELOW, exact_fraction: float = EXACT_FRACTION,
 ) -> list[tuple[int, float]]:  # fmt: skip
-    """(slot, cosine) of the best `k` live documents passing `tree`, best first."""
     ann, slots = snapshot.ann, snapshot.slots
     quantize = ann.spec.quantize
-    allowed = _allowed(snapshot, tree)
     if allowed is None and not exact and quantize is None and slots >= k:
         scores, found = ann.search(vector, k, None, ef)  # no filter, no deletions: the graph's answer is final
         if found[-1] >= 0:

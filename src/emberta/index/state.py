@@ -45,14 +45,19 @@ class IndexState:
             return
         slots = self.store.slots
         if self.ann is None or slots != self.slots:
-            self.ann = self._load_ann(slots)
+            self.ann, slots, generation = self._load_ann(slots, generation)
         self.slots, self.generation = slots, generation
 
-    def _load_ann(self, slots: int) -> Ann:
+    def _load_ann(self, slots: int, generation: int) -> tuple[Ann, int, int]:
+        """The ANN over `slots` committed slots (of generation `generation`), caught up from the vectors when its
+        file is behind. Returns (ann, slots, generation): when another process committed more slots and saved
+        their ANN file after `slots` was read, those of the newer commit (read again, generation first)."""
+        ann = Ann(self.spec, self.dim) if slots == 0 else Ann.load(self.path / ANN, self.spec, self.dim)
+        if ann.ntotal > slots:  # a writer committed and saved its ANN between our reads: follow it
+            generation, slots = self.store.generation, self.store.slots
         problem = self.vectors.check(slots)
         if problem:
             raise EmbertaError(f"{self.path}: {problem}; run `emberta index repair {self.path}`")
-        ann = Ann(self.spec, self.dim) if slots == 0 else Ann.load(self.path / ANN, self.spec, self.dim)
         if ann.ntotal > slots:
             raise EmbertaError(
                 f"{self.path / ANN} holds {ann.ntotal} vectors but the index has {slots}; "
@@ -62,7 +67,7 @@ class IndexState:
         if self.ann_behind:  # a writer died between committing and saving the ANN: catch up from the vectors
             view = self.vectors.view(slots)
             ann.add(np.asarray(view[ann.ntotal :]), all_vectors=lambda: view)
-        return ann
+        return ann, slots, generation
 
     def appended(self, vectors: np.ndarray, slots: int, generation: int) -> None:
         """This process committed `vectors` as the slots up to `slots` (generation `generation`): add them to the

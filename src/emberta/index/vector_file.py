@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from emberta.errors import EmbertaError
+from emberta.index.crashpoints import reached
 
 
 class VectorFile:
@@ -47,14 +48,19 @@ class VectorFile:
     def append(self, vectors: np.ndarray, committed_rows: int) -> None:
         """Write `vectors` after the first `committed_rows` rows (dropping any uncommitted tail) and make them
         durable before the caller commits the batch that refers to them."""
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        data = np.ascontiguousarray(vectors, dtype=np.float32).tobytes()
+        half = len(data) // 2 // self.row_bytes * self.row_bytes
         with open(self.path, "ab") as handle:
             handle.truncate(committed_rows * self.row_bytes)
         with open(self.path, "r+b") as handle:
             handle.seek(committed_rows * self.row_bytes)
-            handle.write(vectors.tobytes())
+            handle.write(data[:half])
+            handle.flush()
+            reached("vectors-half")
+            handle.write(data[half:])
             handle.flush()
             os.fsync(handle.fileno())
+        reached("vectors-appended")
 
     def rewrite(self, vectors: np.ndarray) -> None:
         """Replace the whole file (repair) through a temporary file and a rename."""

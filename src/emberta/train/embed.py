@@ -171,7 +171,40 @@ def _score_before(evaluator, model, checkpoints: Path, resume: bool) -> dict | N
     return before
 
 
+# What resuming reads from a checkpoint besides the weights; trainer_state.json is the last file the trainer writes.
+CHECKPOINT_FILES = ("trainer_state.json", "optimizer.pt", "scheduler.pt")
+
+
+def checkpoint_complete(folder: Path) -> bool:
+    """Whether the checkpoint folder `folder` (checkpoint-STEP) was written whole: the files resuming reads are
+    there and trainer_state.json is readable and names STEP. The trainer writes checkpoints in place, so a run
+    killed while saving one leaves it half-written (and one killed while removing an old one, half-removed)."""
+    if not all((folder / name).is_file() for name in CHECKPOINT_FILES):
+        return False
+    if not (any(folder.glob("*.safetensors")) or any(folder.glob("*.bin"))):
+        return False
+    try:
+        state = json.loads((folder / "trainer_state.json").read_text(encoding="utf-8"))
+        return str(state["global_step"]) == folder.name.rsplit("-", 1)[-1]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _drop_incomplete_checkpoints(checkpoints: Path) -> list[str]:
+    """Remove the checkpoint folders a killed run left half-written (resuming from one fails); returns their names."""
+    dropped = []
+    for folder in sorted(checkpoints.glob("checkpoint-*")):
+        if folder.is_dir() and not checkpoint_complete(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+            dropped.append(folder.name)
+    return dropped
+
+
 def _check_checkpoints(checkpoints: Path, resume: bool) -> None:
+    dropped = _drop_incomplete_checkpoints(checkpoints)
+    if dropped:
+        print(f"removed {', '.join(dropped)} from {checkpoints}: written only in part by a run that was stopped",
+              file=sys.stderr)  # fmt: skip
     found = any(checkpoints.glob("checkpoint-*"))
     if resume and not found:
         raise OptionError(f"nothing to resume: no checkpoint-* folder in {checkpoints}")
