@@ -6,7 +6,7 @@ EMBERTA_DATA ?= $(abspath ../shared/datasets)
 export EMBERTA_DATA
 BUILD := build
 
-.PHONY: install run test test-slow lint format bench clean
+.PHONY: install run test test-slow fuzz lint format bench clean
 
 # The CPU build of torch lies on this machine's disk; installing it first keeps pip from pulling a CUDA build
 # to satisfy the package's own torch range.
@@ -30,6 +30,13 @@ test: install
 test-slow: install
 	$(PY) -m pytest -q --run-slow -m slow
 
+# Property-based and schema-driven tests with the large budgets (at least 10,000 inputs per parser family and
+# 5,000 HTTP requests); counts in build/fuzz-summary.json. docs/reliability.md has the figures.
+fuzz: install
+	mkdir -p $(BUILD)
+	HYPOTHESIS_PROFILE=fuzz EMBERTA_FUZZ_SUMMARY=$(abspath $(BUILD))/fuzz-summary.json \
+		$(PY) -m pytest -q -p no:cacheprovider tests/fuzz tests/test_serve_schema.py
+
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
@@ -46,7 +53,11 @@ bench: install
 	$(PY) benchmarks/mteb_crosscheck.py
 	$(PY) benchmarks/eval_speed.py
 	$(PY) benchmarks/search.py
+	$(PY) benchmarks/batch_search.py
 	$(PY) benchmarks/serve.py
+	mkdir -p $(BUILD)
+	$(PY) benchmarks/crash.py --kills 1000 --json $(BUILD)/crash.json
+	$(PY) benchmarks/concurrency.py --seconds 60 --json $(BUILD)/concurrency.json
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .ruff_cache
