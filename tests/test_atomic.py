@@ -1,4 +1,4 @@
-"""Staged folder writes: each build gets its own hidden folder, and folders left by killed builders go away."""
+"""Staged writes: each build gets its own hidden folder or temporary file, and those left by killed writers go away."""
 
 from __future__ import annotations
 
@@ -32,3 +32,18 @@ def test_folders_of_killed_builders_are_removed_and_live_ones_kept(tmp_path):
     with staged_dir(tmp_path / "idx", "building") as staging:
         assert staging.parent == tmp_path and staging not in (abandoned, running)
     assert not abandoned.exists() and running.exists() and (tmp_path / "idx").is_dir()
+
+
+def test_temporary_files_of_killed_writers_are_removed_and_live_ones_kept(tmp_path):
+    from emberta.io.atomic import write_text_atomic
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    abandoned = tmp_path / f".v.npy.{gone.pid}.abc.tmp"  # what a killed `emberta encode --out v.npy` leaves
+    running = tmp_path / f".v.npy.{os.getpid()}.def.tmp"
+    other = tmp_path / f".w.npy.{gone.pid}.ghi.tmp"  # another output's: left for that output's next writer
+    for file in (abandoned, running, other):
+        file.write_bytes(b"partial")
+    write_text_atomic(tmp_path / "v.npy", "done")
+    assert not abandoned.exists() and running.exists() and other.exists()
+    assert (tmp_path / "v.npy").read_text() == "done"

@@ -29,8 +29,11 @@ def check_writable_dir(path: str | Path, option: str = "--out") -> Path:
 
 
 def temp_path_for(path: Path) -> Path:
-    """A fresh hidden temporary file beside `path` (same filesystem, so os.replace is atomic)."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """A fresh hidden temporary file beside `path` (same filesystem, so os.replace is atomic), named
+    .NAME.PID.*.tmp; those a killed process left for the same `path` are removed first."""
+    prefix = f".{path.name}."
+    _remove_abandoned(path.parent, prefix)
+    fd, name = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     os.chmod(name, 0o666 & ~_umask())  # mkstemp makes 0600; the final file gets the usual permissions
     return Path(name)
@@ -85,11 +88,15 @@ def staged_dir(out: Path, label: str = "staging") -> Iterator[Path]:
 
 
 def _remove_abandoned(folder: Path, prefix: str) -> None:
-    """Remove the staging folders `prefix`PID.* in `folder` whose process PID is gone (it was killed)."""
+    """Remove the staging folders and temporary files `prefix`PID.* in `folder` whose process PID is gone (it
+    was killed)."""
     for stale in folder.glob(glob.escape(prefix) + "*"):
         pid = stale.name[len(prefix) :].split(".", 1)[0]
         if pid.isdigit() and not _running(int(pid)):
-            shutil.rmtree(stale, ignore_errors=True)
+            if stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)
 
 
 def _running(pid: int) -> bool:
