@@ -103,7 +103,8 @@ def rank(snapshot: Snapshot, store: DocumentStore, request: SearchRequest, tree,
 def hits(snapshot: Snapshot, store: DocumentStore, scored: list[tuple[int, float]], include) -> list[Hit]:
     """Hits for (slot, score) pairs, with texts and metadata read from `store` as `include` asks."""
     if not include:
-        return [Hit(snapshot.ids[slot], score, None, None) for slot, score in scored]
+        ids, new = snapshot.ids, tuple.__new__  # what Hit._make does, without its call and length check per hit
+        return [new(Hit, (ids[slot], score, None, None)) for slot, score in scored]
     docs = store.documents([slot for slot, _ in scored])
     text, meta = "text" in include, "metadata" in include
     return [
@@ -158,9 +159,11 @@ def dense_search_many(snapshot: Snapshot, vectors: np.ndarray, k: int, tree=None
     ann = snapshot.ann
     if allowed is None and not options.get("exact") and ann.spec.quantize is None and snapshot.slots >= k:
         scores, found = ann.search_batch(vectors, k, None, options.get("ef"))
+        complete = found[:, -1] >= 0 if len(vectors) else np.zeros(0, dtype=bool)
+        slot_rows, score_rows = found.tolist(), scores.tolist()  # one conversion for the whole batch
         return [
-            list(zip(found[i].tolist(), scores[i].tolist(), strict=True))
-            if len(vectors) and found[i, -1] >= 0
+            list(zip(slot_rows[i], score_rows[i], strict=True))
+            if complete[i]
             else _dense(snapshot, vectors[i], k, None, **options)
             for i in range(len(vectors))
         ]
