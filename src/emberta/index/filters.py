@@ -281,10 +281,11 @@ class _Parser:
         if token.kind == "string":
             value: object = _unquote(token.text)
         elif token.kind == "number":
-            number = float(token.text)
-            if not math.isfinite(number):
-                raise FilterError(self.text, token.column, f"the number {token.text[:20]}... is too large")
-            value = int(number) if re.fullmatch(r"[-+]?\d+", token.text) else number
+            value = float(token.text)  # 1e999 is inf, as in SQLite
+            if re.fullmatch(r"[-+]?\d+", token.text):
+                if not math.isfinite(value):
+                    raise FilterError(self.text, token.column, f"the whole number {token.text[:20]}... is too large")
+                value = int(value)
         elif token.kind == "keyword" and token.text in ("true", "false"):
             value = token.text == "true"
         elif token.kind == "keyword" and token.text == "null":
