@@ -22,7 +22,7 @@ def parse_json(text: str, *, path: str | Path, line: int | None = None, hint: st
     it is not text, and nothing could write it back as UTF-8."""
     value = _loads(text, path=path, line=line, hint=hint)
     if _SURROGATE_ESCAPE.search(text):
-        bad = next((s for s in _strings(value) if _has_lone_surrogate(s)), None)
+        bad = next((s for s in json_strings(value) if has_lone_surrogate(s)), None)
         if bad is not None:
             raise InputError(
                 f"the string {bad[:40]!r} holds half of a surrogate pair (a \\ud800-\\udfff escape without its "
@@ -33,7 +33,7 @@ def parse_json(text: str, *, path: str | Path, line: int | None = None, hint: st
     return value
 
 
-def _strings(value: object):
+def json_strings(value: object):
     """Every string of a parsed JSON value, keys included (iteratively: the value may be deeply nested)."""
     stack = [value]
     while stack:
@@ -47,7 +47,8 @@ def _strings(value: object):
             stack.extend(item)
 
 
-def _has_lone_surrogate(text: str) -> bool:
+def has_lone_surrogate(text: str) -> bool:
+    """Whether `text` holds half of a surrogate pair (it cannot be written as UTF-8)."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -12,6 +12,7 @@ from fastapi import Request
 
 from emberta.errors import OptionError
 from emberta.index.search import check_mode
+from emberta.io.jsontext import has_lone_surrogate, json_strings
 from emberta.serve.errors import ApiError
 from emberta.serve.settings import ServeSettings
 
@@ -63,7 +64,6 @@ def parse_json(body: bytes):
 
 
 _LONE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")  # where one may be: a \uD800-\uDFFF escape
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _refuse_constant(name: str):
@@ -78,17 +78,7 @@ def _finite_float(text: str) -> float:
 
 
 def _holds_lone_surrogate(payload) -> bool:
-    stack = [payload]  # a loop, not recursion: the payload may nest as deep as the parser allowed
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str) and _SURROGATE.search(item):
-            return True
-        if isinstance(item, dict):
-            stack.extend(item)
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
+    return any(has_lone_surrogate(text) for text in json_strings(payload))
 
 
 def check_texts(value, param: str, settings: ServeSettings) -> list[str]:
