@@ -7,7 +7,6 @@ can be read more than once (a first-record check, a line count, then the records
 
 from __future__ import annotations
 
-import csv
 import os
 import shutil
 import sys
@@ -19,6 +18,7 @@ from itertools import islice
 from pathlib import Path
 
 from emberta.errors import InputError, OptionError
+from emberta.io.csv_records import csv_records
 from emberta.io.lines import LineSource
 
 TEXT_FORMATS = (".txt", ".jsonl", ".csv", ".tsv")
@@ -179,17 +179,17 @@ class TextReader:
 
     def _csv(self) -> Iterator[TextRecord]:
         delimiter = "\t" if self.format == ".tsv" else ","
-        lines = _RecordLines(self._source.lines(keep_ends=True))
-        reader = csv.reader(lines, delimiter=delimiter, strict=True)
-        header = self._csv_row(reader, lines, "header")
-        if header is None:
+        records = csv_records(self._source.lines(keep_ends=True), delimiter, self.name)
+        first = next(records, None)
+        if first is None:
             return
+        header = first[1]
         text_col = self._column(header, self.field, "--field")
         id_col = self._column(header, self.id_field, "--id-field") if self.id_field else None
         for name in self.meta_fields if isinstance(self.meta_fields, list) else []:
             self._column(header, name, self.meta_option)
         row = 0
-        while (values := self._csv_row(reader, lines, "row")) is not None:
+        for line, values in records:
             if not values:
                 continue
             if len(values) != len(header):
@@ -197,37 +197,14 @@ class TextReader:
                     f"{len(values)} columns where the header has {len(header)}; quote fields that contain "
                     f"{'tabs' if delimiter == chr(9) else 'commas'}",
                     path=self.name,
-                    line=reader.line_num,
+                    line=line,
                 )
             rid = values[id_col] if id_col is not None else str(row)
             meta = None
             if self.meta_fields:
                 meta = self._meta({name: value for name, value in zip(header, values, strict=True) if value != ""})
-            yield TextRecord(rid, values[text_col], reader.line_num, meta)
+            yield TextRecord(rid, values[text_col], line, meta)
             row += 1
-
-    def _csv_row(self, reader, lines: _RecordLines, what: str) -> list[str] | None:
-        """The next CSV record (None at the end); a malformed one is an InputError naming the line where its
-        unclosed quote opened, else the line where the parser stopped."""
-        lines.record.clear()
-        try:
-            return next(reader)
-        except StopIteration:
-            return None
-        except csv.Error as exc:
-            opened = _open_quote_line(lines.record, reader.dialect.delimiter)
-            if opened is not None:
-                raise InputError(
-                    f'a quoted field opens here and is never closed ({exc}); end it with a quote (") and write '
-                    'each quote inside it as two ("")',
-                    path=self.name,
-                    line=opened,
-                ) from None
-            raise InputError(
-                f'malformed {what} ({exc}); quote the whole field and write each quote inside it as two ("")',
-                path=self.name,
-                line=reader.line_num,
-            ) from None
 
     def _parquet(self) -> Iterator[TextRecord]:
         import pyarrow as pa
@@ -342,40 +319,6 @@ def read_texts(path: str | Path, *, field: str = "text", errors: str = "strict",
 def _one_line(exc: BaseException) -> str:
     """An exception's message on one line (pyarrow's span several)."""
     return " ".join(str(exc).split())
-
-
-class _RecordLines:
-    """The lines of a CSV file for csv.reader, remembering (line number, line) of the record being read."""
-
-    def __init__(self, lines: Iterator[tuple[int, str]]):
-        self._lines = lines
-        self.record: list[tuple[int, str]] = []
-
-    def __iter__(self) -> _RecordLines:
-        return self
-
-    def __next__(self) -> str:
-        number, line = next(self._lines)
-        self.record.append((number, line))
-        return line
-
-
-def _open_quote_line(record: list[tuple[int, str]], delimiter: str) -> int | None:
-    """The line where a quoted field of `record` (CSV lines, with their ends) opens and is not closed by its
-    end, else None. A quote opens a field only at the field's start; inside one, "" is a quote."""
-    opened, in_quote, field_start, skip = None, False, True, False
-    for number, line in record:
-        for at, char in enumerate(line):
-            if skip:
-                skip = False
-                continue
-            if in_quote and char == '"':
-                skip = line[at + 1 : at + 2] == '"'
-                in_quote = skip
-            elif not in_quote and char == '"' and field_start:
-                in_quote, opened = True, number
-            field_start = not in_quote and char in (delimiter, "\r", "\n")
-    return opened if in_quote else None
 
 
 def _check_readable(path: Path, name: str) -> None:
