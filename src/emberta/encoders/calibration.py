@@ -52,8 +52,14 @@ def calibration_texts(path: str | Path | None = None) -> list[str]:
 
 
 def calibration_digest(path: str | Path | None = None) -> str:
-    """sha256 of the calibration texts, so that a changed file makes a new int8 export."""
-    return hashlib.sha256("\n".join(calibration_texts(path)).encode()).hexdigest()
+    """sha256 of the calibration texts of `path` (None: the built-in sample), so that a changed file makes a new
+    int8 export."""
+    return texts_digest(calibration_texts(path))
+
+
+def texts_digest(texts: list[str]) -> str:
+    """sha256 of calibration texts already read."""
+    return hashlib.sha256("\n".join(texts).encode()).hexdigest()
 
 
 def quantize_int8(model, encoder, texts: list[str]):

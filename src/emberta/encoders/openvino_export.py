@@ -60,7 +60,7 @@ def convert_onnx_export(
     model = ov.Core().read_model(str(folder.path / "model.onnx"))
     calibrated = None
     if quantize is not None:
-        from emberta.encoders.calibration import calibration_digest, calibration_texts, quantize_int8
+        from emberta.encoders.calibration import calibration_texts, quantize_int8, texts_digest
 
         texts = calibration_texts(calibration)
         reader = OnnxEncoder(folder, EncoderOptions(threads=1), onnx_config)  # its tokenizer and input names
@@ -68,7 +68,7 @@ def convert_onnx_export(
         calibrated = {
             "source": "built-in sample" if calibration is None else str(calibration),
             "texts": len(texts),
-            "sha256": calibration_digest(calibration),
+            "sha256": texts_digest(texts),
         }
     _stable_names(model)
     with staged_dir(out, "exporting") as staging:

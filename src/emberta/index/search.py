@@ -102,16 +102,7 @@ def rank(snapshot: Snapshot, store: DocumentStore, request: SearchRequest, tree,
 
 def hits(snapshot: Snapshot, store: DocumentStore, scored: list[tuple[int, float]], include) -> list[Hit]:
     """Hits for (slot, score) pairs, with texts and metadata read from `store` as `include` asks."""
-    if not include:
-        ids, new = snapshot.ids, tuple.__new__  # what Hit._make does, without its call and length check per hit
-        return [new(Hit, (ids[slot], score, None, None)) for slot, score in scored]
-    docs = store.documents([slot for slot, _ in scored])
-    text, meta = "text" in include, "metadata" in include
-    return [
-        Hit(docs[slot][0], float(score), docs[slot][1] if text else None, docs[slot][2] if meta else None)
-        for slot, score in scored
-        if slot in docs
-    ]
+    return hits_many(snapshot, store, [scored], include)[0]
 
 
 def rank_many(snapshot: Snapshot, store: DocumentStore, request: SearchRequest, tree, texts: list[str] | None,
@@ -131,9 +122,11 @@ def rank_many(snapshot: Snapshot, store: DocumentStore, request: SearchRequest, 
 
 def hits_many(snapshot: Snapshot, store: DocumentStore, scored: list[list[tuple[int, float]]],
               include) -> list[list[Hit]]:  # fmt: skip
-    """`hits` for many queries' (slot, score) lists, reading all their documents in one pass."""
+    """`hits` for many queries' (slot, score) lists, reading all their documents in one pass. A slot whose
+    document is no longer in `store` (another process retired it since the snapshot) is left out."""
     if not include:
-        return [hits(snapshot, store, one, include) for one in scored]
+        ids, new = snapshot.ids, tuple.__new__  # what Hit._make does, without its call and length check per hit
+        return [[new(Hit, (ids[slot], score, None, None)) for slot, score in one] for one in scored]
     docs = store.documents(sorted({slot for one in scored for slot, _ in one}))
     text, meta = "text" in include, "metadata" in include
     return [
@@ -159,7 +152,7 @@ def dense_search_many(snapshot: Snapshot, vectors: np.ndarray, k: int, tree=None
     ann = snapshot.ann
     if allowed is None and not options.get("exact") and ann.spec.quantize is None and snapshot.slots >= k:
         scores, found = ann.search_batch(vectors, k, None, options.get("ef"))
-        complete = found[:, -1] >= 0 if len(vectors) else np.zeros(0, dtype=bool)
+        complete = found[:, -1] >= 0
         slot_rows, score_rows = found.tolist(), scores.tolist()  # one conversion for the whole batch
         return [
             list(zip(slot_rows[i], score_rows[i], strict=True))
