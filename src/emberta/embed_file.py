@@ -6,8 +6,6 @@ written (see io.vectors.VectorWriter).
 
 from __future__ import annotations
 
-import errno
-import os
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +16,7 @@ from itertools import islice
 from emberta.encoders.base import Encoder
 from emberta.encoders.long_text import LongTextWarning
 from emberta.errors import OutputError
+from emberta.io.atomic import disk_full
 from emberta.io.readers import TextReader
 from emberta.io.vectors import VectorWriter
 
@@ -100,7 +99,7 @@ def _full_disk_errors(out: str, writers: list[VectorWriter]) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT) and os.strerror(errno.ENOSPC) not in str(exc):
+        if not disk_full(exc):
             raise
         for writer in writers:
             writer.abort()

@@ -14,7 +14,6 @@ jobs of maintenance.py both use it.
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import functools
 import json
@@ -29,7 +28,7 @@ from typing import IO
 from emberta.errors import InputError, OutputError
 from emberta.index.crashpoints import reached
 from emberta.index.types import IndexLockedError
-from emberta.io.atomic import write_text_atomic
+from emberta.io.atomic import disk_full, write_text_atomic
 from emberta.io.jsontext import read_json_file
 from emberta.version import __version__
 
@@ -104,16 +103,6 @@ def write_config(path: Path, config: dict) -> None:
     """Replace index.json of the index at `path` (atomically)."""
     reached("config-write")
     write_text_atomic(path / CONFIG, json.dumps(config, indent=2) + "\n")
-
-
-def disk_full(exc: BaseException) -> bool:
-    """Whether `exc` means the filesystem is full: an OSError with ENOSPC or EDQUOT, SQLite's SQLITE_FULL, or
-    FAISS's failed write (a RuntimeError naming the errno's text)."""
-    if isinstance(exc, OSError):
-        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
-    if isinstance(exc, sqlite3.OperationalError):
-        return getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL" or "disk is full" in str(exc)
-    return isinstance(exc, RuntimeError) and os.strerror(errno.ENOSPC) in str(exc)
 
 
 @contextmanager

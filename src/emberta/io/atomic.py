@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import glob
 import os
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -107,3 +109,13 @@ def _running(pid: int) -> bool:
     except (PermissionError, OverflowError):  # another user's process, or not a pid: leave it
         return True
     return True
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether `exc` means the filesystem is full: an OSError with ENOSPC or EDQUOT, SQLite's SQLITE_FULL, or
+    FAISS's failed write (a RuntimeError naming the errno's text)."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(exc, sqlite3.OperationalError):
+        return getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL" or "disk is full" in str(exc)
+    return isinstance(exc, RuntimeError) and os.strerror(errno.ENOSPC) in str(exc)
