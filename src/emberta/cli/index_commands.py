@@ -1,4 +1,4 @@
-"""Index & search stage: `emberta index build|add|delete|info|check|compact|repair` and `emberta search`.
+"""Index & search stage: `emberta index build|add|delete|info|check|compact|repair|migrate` and `emberta search`.
 Parsing and printing only."""
 
 from __future__ import annotations
@@ -190,6 +190,49 @@ def repair(index: Path = INDEX) -> None:
     actions = repair_index(index)
     for action in actions or ["nothing to repair"]:
         typer.echo(f"{index}: {action}")
+
+
+@index_app.command("migrate")
+@handle_errors
+def migrate(
+    index: Path = INDEX,
+    to_model: str | None = typer.Option(None, help="The new model (a spec as for --model)."),
+    adapter: Path | None = typer.Option(
+        None,
+        help="An adapter folder from `emberta align fit --source NEW --target "
+        "OLD` (default: fit one on --fit-on documents of the index).",
+    ),
+    fit_on: int | None = typer.Option(None, min=2, help="Documents to fit the adapter on (default: up to 5,000)."),
+    method: str = typer.Option("procrustes", help="The fitted adapter: procrustes, affine or mlp."),
+    block: int = typer.Option(512, min=1, help="Documents re-encoded per commit."),
+    backend: str | None = INDEX_BACKEND,
+    cancel: bool = typer.Option(False, "--cancel", help="Drop the migration under way (the index stays as it was)."),
+    quiet: bool = QUIET,
+) -> None:
+    """Move an index to a new model without downtime: queries are answered at once through an adapter (new-model
+    queries mapped into the old vectors' space) while every document is re-encoded in the background; the new
+    index replaces the old at the end. Killed, it resumes when run again; searches work throughout."""
+    from emberta.errors import OptionError
+    from emberta.index.migrate import migrate_index
+    from emberta.index.migration import cancel_migration
+
+    if cancel:
+        found = cancel_migration(index)
+        typer.echo(f"{index}: {'migration cancelled' if found else 'no migration under way'}")
+        return
+    if to_model is None:
+        raise OptionError("give --to-model SPEC (the new model), or --cancel")
+
+    def started(progress: dict) -> None:
+        if not quiet:
+            echo_err(f"{index}: queries now go through the adapter ({progress['method']}); re-encoding "
+                     f"{progress['documents']} documents ({progress['re_encoded']} done before)")  # fmt: skip
+
+    with progress_bar("re-encoding", quiet=quiet) as advance:
+        final = migrate_index(index, to_model, encoder_options=encoder_options(backend=backend), adapter=adapter,
+                              fit_on=fit_on, method=method, block=block, on_start=started,
+                              on_progress=advance)  # fmt: skip
+    typer.echo(f"{index}: migrated to {to_model}: {final['documents']} documents re-encoded and swapped in")
 
 
 @handle_errors

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from emberta.cli import (
+    align_commands,
     encode_commands,
     eval_commands,
     fast_commands,
@@ -41,6 +42,7 @@ def root(
 
 
 encode_commands.register(app)
+align_commands.register(app)
 eval_commands.register(app)
 fast_commands.register(app)
 geometry_commands.register(app)

@@ -13,6 +13,8 @@ The points, in the order a write passes them:
     ann-written        the new ANN file written beside the old one (ann.faiss.tmp), not renamed
     config-write       about to replace index.json (the counts)
     compact-built      compaction's new index complete in its hidden folder, not swapped in
+    migrate-started    a migration's adapter and migration.json written, nothing re-encoded
+    migrate-built      a migration's new index complete beside the old one, not swapped in
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ POINTS = (
     "ann-written",
     "config-write",
     "compact-built",
+    "migrate-started",
+    "migrate-built",
 )
 
 

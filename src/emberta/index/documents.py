@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from emberta.errors import InputError
+from emberta.errors import InputError, OptionError
 from emberta.index.crashpoints import reached
 from emberta.index.filters import to_sql
-from emberta.index.types import Column, Field
+from emberta.index.types import Column, DuplicateIdError, Field
 
 _SQL_TYPES = {"number": "REAL", "text": "TEXT", "bool": "INTEGER"}
 _SCHEMA = """
@@ -275,3 +275,31 @@ def _column_value(value):
     if isinstance(value, int) and not -(2**63) <= value < 2**63:
         return float(value)
     return value
+
+
+def new_documents(texts: Sequence[str], ids: Sequence[str] | None, metadata: Sequence[dict | None] | None,
+                  where: Sequence[str | None] | None, first_id: int = 0) -> list[NewDocument]:  # fmt: skip
+    """One batch of documents, checked: ids default to first_id, first_id + 1, ...; metadata and where ("file:line",
+    for messages) default to none; texts must be strings, ids non-empty and unique within the batch."""
+    texts = list(texts)
+    n = len(texts)
+    ids = [str(first_id + i) for i in range(n)] if ids is None else [str(i) for i in ids]
+    metadata = [None] * n if metadata is None else list(metadata)
+    where = [None] * n if where is None else list(where)
+    if not (len(ids) == len(metadata) == len(where) == n):
+        raise OptionError(f"{n} texts but {len(ids)} ids, {len(metadata)} metadata entries, {len(where)} places")
+    docs, seen = [], {}
+    for doc_id, text, meta, place in zip(ids, texts, metadata, where, strict=True):
+        prefix = f"{place}: " if place else ""
+        if not isinstance(text, str):
+            raise InputError(f"{prefix}document {doc_id!r}: the text is {type(text).__name__}, not a string")
+        if doc_id == "":
+            raise InputError(f"{prefix}empty document id; give every document a non-empty id")
+        if meta is not None and not isinstance(meta, dict):
+            raise InputError(f"{prefix}document {doc_id!r}: metadata must be an object, not {type(meta).__name__}")
+        if doc_id in seen:
+            raise DuplicateIdError(f"{prefix}id {doc_id!r} appears twice in one batch (first at "
+                                   f"{seen[doc_id] or 'earlier in the batch'}); ids must be unique")  # fmt: skip
+        seen[doc_id] = place
+        docs.append(NewDocument(doc_id, text, meta or {}, place))
+    return docs

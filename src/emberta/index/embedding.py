@@ -30,11 +30,17 @@ def encoder_settings(spec: str, options: dict | None, encoder) -> dict:
 
 class IndexEncoder:
     """The encoder side of one index. `encoder` (optional) is one already loaded; otherwise the index's own is
-    loaded on first use, and either way it must give the vectors the index was built with (its fingerprint)."""
+    loaded on first use, and either way it must give the vectors the index was built with (its fingerprint).
+    While the index migrates (`migration`, see migration.py), queries are encoded by the new model and mapped
+    through the migration's adapter; `encoder` may then be the new model."""
 
-    def __init__(self, path: Path, config: dict, transforms: list, encoder=None):
+    def __init__(self, path: Path, config: dict, transforms: list, encoder=None, migration=None):
         self.path, self.config, self.transforms = path, config, transforms
         self.dim = int(config["dim"])
+        self.migration = migration
+        self._query_model = None
+        if migration is not None and encoder is not None and encoder.fingerprint == migration.fingerprint:
+            self._query_model, encoder = encoder, None
         self._loaded = encoder
 
     @property
@@ -56,8 +62,29 @@ class IndexEncoder:
             )
         return self._loaded
 
+    @property
+    def query_model(self):
+        """The new model of a migration under way, loaded on first use and checked against its fingerprint."""
+        if self._query_model is None:
+            from emberta.encoders import load_encoder
+
+            target = self.migration.target
+            self._query_model = load_encoder(target["spec"], **target["options"])
+        if self._query_model.fingerprint != self.migration.fingerprint:
+            raise OptionError(
+                f"the model {self.migration.target['spec']!r} no longer gives the vectors its migration started with; "
+                f"cancel the migration (`emberta index migrate {self.path} --cancel`) and start it again"
+            )
+        return self._query_model
+
     def embed(self, texts: Sequence[str], *, query: bool, batch_size: int = 32) -> np.ndarray:
-        """float32 (n, dim) vectors of `texts` as the index stores them (query or document prompt)."""
+        """float32 (n, dim) vectors of `texts` as the index stores them (query or document prompt); during a
+        migration, queries come from the new model through the adapter."""
+        if query and self.migration is not None:
+            name = self.migration.target.get("query_prompt_name")
+            vectors = self.query_model.encode(list(texts), prompt_name=name, batch_size=batch_size,
+                                              show_progress=False)  # fmt: skip
+            return self.migration.to_index_space(vectors, self.prepare)
         settings = self.config["encoder"] or {}
         name = settings.get("query_prompt_name" if query else "document_prompt_name")
         vectors = self.encoder.encode(list(texts), prompt_name=name, batch_size=batch_size, show_progress=False)
@@ -75,12 +102,16 @@ class IndexEncoder:
         vector = np.asarray(query, dtype=np.float32)
         if vector.ndim == 2 and vector.shape[0] == 1:
             vector = vector[0]
-        if vector.ndim != 1 or vector.shape[0] != self.dim:
-            raise OptionError(f"a query vector of shape {vector.shape}; this index takes vectors of width {self.dim}")
+        width = self.dim if self.migration is None else self.migration.target["dim"]
+        if vector.ndim != 1 or vector.shape[0] != width:
+            raise OptionError(f"a query vector of shape {vector.shape}; this index takes vectors of width {width}")
         return self.query_vectors(vector[None, :])[0]
 
     def query_vectors(self, queries) -> np.ndarray:
-        """Query vectors (n, dim) as the index compares them: transformed and unit length."""
+        """Query vectors (n, dim) as the index compares them: transformed and unit length. During a migration
+        they are the new model's, (n, its dim), mapped through the adapter."""
+        if self.migration is not None:
+            return self.migration.to_index_space(queries, self.prepare)
         vectors = np.asarray(queries, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[1] != self.dim:
             raise OptionError(

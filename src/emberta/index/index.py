@@ -17,9 +17,10 @@ import numpy as np
 from emberta.errors import InputError, OptionError
 from emberta.index import layout
 from emberta.index.ann import Ann, AnnSpec
-from emberta.index.documents import DocumentStore, NewDocument
+from emberta.index.documents import DocumentStore, NewDocument, new_documents
 from emberta.index.embedding import IndexEncoder, encoder_settings
 from emberta.index.filters import parse_filter
+from emberta.index.migration import folder_identity, read_migration, require_no_migration
 from emberta.index.search import SearchRequest, hits, hits_many, rank, rank_many
 from emberta.index.state import REFRESH_SECONDS, IndexState
 from emberta.index.types import DuplicateIdError, Hit, Snapshot
@@ -36,7 +37,9 @@ class Index:
         self.ann_spec = AnnSpec(**config["ann"])
         self.vectors = VectorFile(path / layout.VECTORS, self.dim)
         self.transforms = layout.load_transforms(path / layout.TRANSFORM) if config.get("transform") else []
-        self.embedder = IndexEncoder(path, config, self.transforms, encoder)
+        self.migration = read_migration(path)
+        self.embedder = IndexEncoder(path, config, self.transforms, encoder, migration=self.migration)
+        self._given_encoder, self._identity = encoder, folder_identity(path)
         self._state = IndexState(path, store, self.vectors, self.ann_spec, self.dim)
         self._state.refresh()
         if writable and self._state.ann_behind:  # a writer died before saving the ANN: save the caught-up one
@@ -100,11 +103,14 @@ class Index:
         when another process holds it). encoder: an encoder already loaded, used for queries and documents; it
         must give the index's vectors (the same fingerprint), else encoding raises OptionError, unless
         own_encoder_fallback=True: then the index loads its own model instead (a server serving one model and
-        searching an index built with another)."""
+        searching an index built with another). While the index migrates to a new model (migration.py), an
+        encoder of the new model serves the queries."""
         path = Path(path)
         layout.require_documents(path)
         config = layout.read_config(path)
-        if own_encoder_fallback and encoder is not None and encoder.fingerprint != config["fingerprint"]:
+        migration = read_migration(path)
+        usable = {config["fingerprint"], migration and migration.fingerprint}
+        if own_encoder_fallback and encoder is not None and encoder.fingerprint not in usable:
             encoder = None
         lock = layout.acquire_lock(path) if writable else None
         store = DocumentStore(path / layout.DOCS)
@@ -146,8 +152,20 @@ class Index:
     def snapshot(self, max_age: float = REFRESH_SECONDS) -> Snapshot:
         """The committed state to search: live mask, ids, filter columns, ANN and vectors of the latest
         generation, looked up at most `max_age` seconds ago (0: now)."""
+        if not self.writable and self._state.due(max_age):
+            self._follow_replacement()
         self._state.refresh(max_age)
         return self._state.snapshot()
+
+    def _follow_replacement(self) -> None:
+        """A reader whose folder was replaced whole (compaction, the end of a migration) or whose index began
+        migrating opens it again, so long-running readers (a server) follow."""
+        identity = folder_identity(self.path)
+        if identity is None or identity == self._identity:  # None: mid-swap; keep the open one a moment
+            return
+        fresh = Index.open(self.path, encoder=self._given_encoder, own_encoder_fallback=True)
+        self.store.close()
+        self.__dict__.update(fresh.__dict__)
 
     # ---- encoding ------------------------------------------------------------------------------------
     @property
@@ -254,6 +272,7 @@ class Index:
     def _require_writer(self) -> None:
         if not self.writable:
             raise OptionError(f"{self.path} is open for reading; open it with writable=True to change it")
+        require_no_migration(self.path, self.migration)
 
     # ---- reading -------------------------------------------------------------------------------------
     def search(self, query, k: int = 10, **options) -> list[Hit]:
@@ -359,32 +378,5 @@ class Index:
             "fields": {f.name: f.type for f in self.store.fields().values()},
             "format_version": self.config["format_version"],
             "bytes": {p.name: p.stat().st_size for p in sorted(self.path.iterdir()) if p.is_file()},
+            "migration": self.migration.progress() if self.migration is not None else None,
         }
-
-
-def new_documents(texts: Sequence[str], ids: Sequence[str] | None, metadata: Sequence[dict | None] | None,
-                  where: Sequence[str | None] | None, first_id: int = 0) -> list[NewDocument]:  # fmt: skip
-    """One batch of documents, checked: ids default to first_id, first_id + 1, ...; metadata and where ("file:line",
-    for messages) default to none; texts must be strings, ids non-empty and unique within the batch."""
-    texts = list(texts)
-    n = len(texts)
-    ids = [str(first_id + i) for i in range(n)] if ids is None else [str(i) for i in ids]
-    metadata = [None] * n if metadata is None else list(metadata)
-    where = [None] * n if where is None else list(where)
-    if not (len(ids) == len(metadata) == len(where) == n):
-        raise OptionError(f"{n} texts but {len(ids)} ids, {len(metadata)} metadata entries, {len(where)} places")
-    docs, seen = [], {}
-    for doc_id, text, meta, place in zip(ids, texts, metadata, where, strict=True):
-        prefix = f"{place}: " if place else ""
-        if not isinstance(text, str):
-            raise InputError(f"{prefix}document {doc_id!r}: the text is {type(text).__name__}, not a string")
-        if doc_id == "":
-            raise InputError(f"{prefix}empty document id; give every document a non-empty id")
-        if meta is not None and not isinstance(meta, dict):
-            raise InputError(f"{prefix}document {doc_id!r}: metadata must be an object, not {type(meta).__name__}")
-        if doc_id in seen:
-            raise DuplicateIdError(f"{prefix}id {doc_id!r} appears twice in one batch (first at "
-                                   f"{seen[doc_id] or 'earlier in the batch'}); ids must be unique")  # fmt: skip
-        seen[doc_id] = place
-        docs.append(NewDocument(doc_id, text, meta or {}, place))
-    return docs

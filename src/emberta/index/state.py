@@ -33,6 +33,10 @@ class IndexState:
         self._checked_at = -1.0
         self._snapshot: Snapshot | None = None
 
+    def due(self, max_age: float) -> bool:
+        """Whether the last look at the committed state was `max_age` seconds ago or more."""
+        return time.monotonic() - self._checked_at >= max_age
+
     def refresh(self, max_age: float = 0.0) -> None:
         """Reload what committed writes changed, unless the last look was under `max_age` seconds ago (cheap
         when nothing changed; deletions alone keep the vectors and the ANN)."""

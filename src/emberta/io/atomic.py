@@ -60,8 +60,11 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 
 def replace_dir(staging: Path, out: Path) -> None:
     """Move the finished folder `staging` to `out` (same filesystem), replacing an existing `out` so that `out`
-    is never half-written: the old folder is moved aside first and removed after."""
-    if out.exists():
+    is never half-written: the two folders are exchanged in one step where the kernel can (Linux renameat2),
+    else the old folder is moved aside first; the old one is removed after."""
+    if out.exists() and exchange_paths(staging, out):
+        shutil.rmtree(staging, ignore_errors=True)  # now the old folder
+    elif out.exists():
         old = out.with_name(f".{out.name}.old")
         shutil.rmtree(old, ignore_errors=True)
         os.replace(out, old)
@@ -69,6 +72,25 @@ def replace_dir(staging: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(staging, out)
+
+
+def exchange_paths(first: Path, second: Path) -> bool:
+    """Swap two existing paths atomically (renameat2 with RENAME_EXCHANGE), so no one ever finds either
+    missing. Returns False, changing nothing, where the C library, kernel or filesystem lacks it."""
+    import ctypes
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    names = [os.fsencode(str(p)) for p in (first, second)]
+    if renameat2(at_fdcwd, names[0], at_fdcwd, names[1], rename_exchange) == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(error, os.strerror(error), str(first))
 
 
 @contextmanager

@@ -1,6 +1,7 @@
 """Post-hoc transforms of embeddings as scikit-learn estimators, quantizers, hubness-aware re-scoring, and
 sweep configurations. Arrays in, arrays out; no torch, no encoders."""
 
+from emberta.transforms.adapters import LowRankAffine, Procrustes, ResidualMLP
 from emberta.transforms.hubness import HubnessReduction
 from emberta.transforms.linear import (
     PCA,
@@ -10,6 +11,7 @@ from emberta.transforms.linear import (
     HardDebias,
     LanguageCenter,
     Normalize,
+    RemoveLanguageDirections,
     Truncate,
     Whiten,
 )
@@ -26,8 +28,12 @@ __all__ = [
     "HubnessReduction",
     "Int8Quantizer",
     "LanguageCenter",
+    "LowRankAffine",
     "Normalize",
     "PostProcess",
+    "Procrustes",
+    "RemoveLanguageDirections",
+    "ResidualMLP",
     "Truncate",
     "Whiten",
     "load_transforms",

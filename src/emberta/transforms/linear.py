@@ -178,3 +178,30 @@ class HardDebias(Transform):
     def transform(self, X):
         X = self.check(X)
         return (X - np.outer(X @ self.direction_, self.direction_)).astype(np.float32)
+
+
+class RemoveLanguageDirections(Transform):
+    """Project out the low-rank subspace that tells languages apart (LSAR, Xie et al. 2022): fit(X, y=languages)
+    takes each language's mean vector, centres the means, and keeps their top `n_components` principal
+    directions; transform removes every row's projection on them. Unlike LanguageCenter it needs no language
+    at transform time, so it can sit in an index's transform pipeline."""
+
+    def __init__(self, n_components: int = 1):
+        self.n_components = n_components
+
+    def fit(self, X, y=None):
+        X = self.check_fit(X)
+        if y is None:
+            raise ValueError("RemoveLanguageDirections.fit needs the language of each row as y")
+        y = np.asarray(y)
+        means = np.stack([X[y == g].mean(axis=0) for g in np.unique(y)])
+        if not 1 <= self.n_components < len(means):
+            raise ValueError(f"n_components={self.n_components} must lie in 1..{len(means) - 1} for {len(means)} "
+                             "languages")  # fmt: skip
+        _, _, vt = np.linalg.svd(means - means.mean(axis=0), full_matrices=False)
+        self.components_ = vt[: self.n_components]
+        return self
+
+    def transform(self, X):
+        X = self.check(X)
+        return (X - (X @ self.components_.T) @ self.components_).astype(np.float32)

@@ -12,7 +12,7 @@ import numpy as np
 from emberta.errors import InputError, OptionError
 from emberta.io.jsontext import read_json_file
 from emberta.similarity import score_matrix
-from emberta.transforms import linear, quantize
+from emberta.transforms import adapters, linear, quantize
 from emberta.transforms.hubness import METHODS as HUBNESS_METHODS
 from emberta.transforms.hubness import HubnessReduction
 
@@ -31,7 +31,16 @@ STEPS = {
 # class name -> class, of everything save_transforms writes
 TRANSFORMS = {
     cls.__name__: cls
-    for cls in (*(step for step, _ in STEPS.values()), linear.LanguageCenter, linear.HardDebias, HubnessReduction)
+    for cls in (
+        *(step for step, _ in STEPS.values()),
+        linear.LanguageCenter,
+        linear.RemoveLanguageDirections,
+        linear.HardDebias,
+        HubnessReduction,
+        adapters.Procrustes,
+        adapters.LowRankAffine,
+        adapters.ResidualMLP,
+    )
 }
 RESCORE_SHORTLIST = 100
 
