@@ -31,6 +31,9 @@ OPERATIONS = [
     "POST /v1/search",
     "POST /v1/search/batch",
     "GET /v1/documents/{doc_id}",
+    "GET /v1/index/overview",
+    "GET /v1/reports",
+    "GET /v1/reports/{name}",
     "GET /healthz",
     "GET /readyz",
     "GET /metrics",
@@ -41,6 +44,7 @@ WITH_INPUT = {
     "POST /v1/search",
     "POST /v1/search/batch",
     "GET /v1/documents/{doc_id}",
+    "GET /v1/reports/{name}",
 }
 FUZZING = os.environ.get("HYPOTHESIS_PROFILE") == "fuzz"
 EXAMPLES = int(os.environ.get("EMBERTA_FUZZ_EXAMPLES") or (400 if FUZZING else 6))
@@ -72,10 +76,12 @@ def api(tiny_models, tmp_path_factory):
     encoder = emberta.load_encoder(tiny_models["bert-st"])
     path = tmp_path_factory.mktemp("schema") / "idx"
     index = Index.create(path, model=str(tiny_models["bert-st"]), encoder=encoder)
-    index.add(TEXTS, IDS, [{"lang": "en", "n": i} for i in range(4)])
+    index.add(TEXTS, IDS, [{"lang": "en", "n": i, "ok": i % 2 == 0} for i in range(4)])
     index.close()
+    reports = tmp_path_factory.mktemp("schema-reports")
+    (reports / "report.html").write_text("<title>a report</title><p>numbers</p>", encoding="utf-8")
     settings_ = ServeSettings(api_key=KEY, max_inputs=8, max_input_chars=200)
-    app = Counting(create_app(encoder, index=Index.open(path, encoder=encoder), settings=settings_))
+    app = Counting(create_app(encoder, index=Index.open(path, encoder=encoder), settings=settings_, reports=reports))
     # invalid data must be refused with a 4xx; 413 counts (too many texts is checked before their contents)
     refusals = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]
     config = schemathesis.Config.from_dict({"checks": {"negative_data_rejection": {"expected-statuses": refusals}}})

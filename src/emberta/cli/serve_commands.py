@@ -21,6 +21,7 @@ MAX_INPUTS = typer.Option(2048, min=1, help="Texts per request (more: 413).")
 MAX_INPUT_CHARS = typer.Option(32_768, min=1, help="Characters per text (more: 413).")
 MAX_QUEUE = typer.Option(8192, min=1, help="Texts waiting to be encoded before new requests get 503.")
 CORS_ORIGIN = typer.Option([], help="Allow browser calls from this origin (repeatable); off by default.")
+REPORTS = typer.Option(None, help="A folder of HTML reports (`emberta report`) for the web page to list and open.")
 
 
 def register(app: typer.Typer) -> None:
@@ -42,12 +43,14 @@ def serve(
     max_input_chars: int = MAX_INPUT_CHARS,
     max_queue: int = MAX_QUEUE,
     cors_origin: list[str] = CORS_ORIGIN,
+    reports: Path | None = REPORTS,
 ) -> None:
     """Serve embeddings (OpenAI-compatible /v1/embeddings) and search over HTTP."""
     from emberta.encoders import load_encoder
-    from emberta.serve import ServeSettings, check_bind, create_app
+    from emberta.serve import ReportFolder, ServeSettings, check_bind, create_app
 
     check_bind(host, api_key=api_key, insecure=insecure)
+    folder = None if reports is None else ReportFolder(reports)  # before the model loads: a typo fails at once
     encoder = load_encoder(model, **encoder_options(backend=backend, quantize=quantize))
     opened = None
     if index is not None:
@@ -59,6 +62,10 @@ def serve(
     settings = ServeSettings(api_key=api_key, max_inputs=max_inputs, max_input_chars=max_input_chars,
                              max_batch_tokens=max_batch_tokens, max_queue_texts=max_queue,
                              cors_origins=tuple(cors_origin))  # fmt: skip
-    app = create_app(encoder, index=opened, settings=settings)
-    echo_err(f"serving {encoder.name} on http://{host}:{port} (docs at /docs)" + (f", index {index}" if index else ""))
+    app = create_app(encoder, index=opened, settings=settings, reports=folder)
+    echo_err(
+        f"serving {encoder.name} on http://{host}:{port} (docs at /docs)"
+        + (f", index {index}" if index else "")
+        + (f", reports {reports}" if reports else "")
+    )
     uvicorn.run(app, host=host, port=port, log_level="warning")

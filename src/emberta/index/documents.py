@@ -252,17 +252,25 @@ class DocumentStore:
     def bm25(self, query: str, k: int, tree: object | None = None) -> list[tuple[int, float]]:
         """(slot, score) of the best `k` BM25 matches of `query` (any of its words but English stop words),
         best first; score is FTS5's bm25 negated, so higher is better."""
-        words = _WORD.findall(query)
-        words = [w for w in words if w.lower() not in STOP_WORDS] or words
-        if not words:
+        match = match_expression(query)
+        if match is None:
             return []
-        match = " OR ".join('"' + w.replace('"', '""') + '"' for w in dict.fromkeys(words))
         where, params = ("", []) if tree is None else to_sql(tree)
         sql = (
             "SELECT fts.rowid, bm25(fts) AS rank FROM fts JOIN documents ON documents.slot = fts.rowid "
             "WHERE fts MATCH ?" + (f" AND {where}" if where else "") + " ORDER BY rank LIMIT ?"
         )
         return [(slot, -rank) for slot, rank in self.conn.execute(sql, [match, *params, k])]
+
+
+def match_expression(query: str) -> str | None:
+    """The FTS5 MATCH expression BM25 searches `query` with: any of its words (each a quoted phrase) but English
+    stop words (all of them when nothing else is left); None when `query` holds no word."""
+    words = _WORD.findall(query)
+    words = [w for w in words if w.lower() not in STOP_WORDS] or words
+    if not words:
+        return None
+    return " OR ".join('"' + w.replace('"', '""') + '"' for w in dict.fromkeys(words))
 
 
 def _column_value(value):

@@ -1,5 +1,6 @@
 """The HTTP API: OpenAI-compatible `POST /v1/embeddings`, `GET /v1/models`, `POST /v1/similarity`, and with an
-index `POST /v1/search` and `GET /v1/documents/{id}`; `GET /healthz`, `GET /readyz`, `GET /metrics`.
+index `POST /v1/search`, `GET /v1/documents/{id}` and `GET /v1/index/overview`; with a reports folder
+`GET /v1/reports` and `GET /v1/reports/{name}`; `GET /healthz`, `GET /readyz`, `GET /metrics`; the page at `/`.
 
 Thin: parse and check the request, call the library, answer. Errors use OpenAI's shape
 ({"error": {"message", "type", "param", "code"}}) and never carry a stack trace. The pieces: `routes/` (one
@@ -10,6 +11,7 @@ router per resource), `requests.py` (bodies), `dependencies.py` and `state.py` (
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -18,15 +20,21 @@ from starlette.exceptions import HTTPException
 from emberta.serve.batcher import MicroBatcher
 from emberta.serve.errors import ApiError, api_error_handler, http_error_handler, validation_error_handler
 from emberta.serve.middleware import OPEN_PATHS, add_middleware
+from emberta.serve.reports import ReportFolder
 from emberta.serve.routes import ROUTERS
 from emberta.serve.schema import declare_api_key
 from emberta.serve.settings import ServeSettings
 from emberta.serve.state import ServerState
 
 
-def create_app(encoder, *, index=None, settings: ServeSettings | None = None) -> FastAPI:
-    """The FastAPI app serving `encoder` (and `index`, an open emberta Index, for the search endpoints)."""
-    state = ServerState(encoder, index, settings or ServeSettings())
+def create_app(encoder, *, index=None, settings: ServeSettings | None = None,
+               reports: ReportFolder | str | Path | None = None) -> FastAPI:  # fmt: skip
+    """The FastAPI app serving `encoder` (and `index`, an open emberta Index, for the search endpoints and the
+    index overview; `reports`, a folder of HTML reports, for the page to list and open: InputError when it is
+    not a folder)."""
+    if reports is not None and not isinstance(reports, ReportFolder):
+        reports = ReportFolder(reports)
+    state = ServerState(encoder, index, settings or ServeSettings(), reports)
     app = FastAPI(title="emberta", version=_version(), docs_url="/docs", redoc_url=None, lifespan=lifespan)
     app.state.server = state
     for router in ROUTERS:

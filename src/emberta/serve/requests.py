@@ -17,8 +17,8 @@ from emberta.serve.errors import ApiError
 from emberta.serve.settings import ServeSettings
 
 EMBEDDING_FIELDS = {"input", "model", "encoding_format", "dimensions", "user"}
-SEARCH_FIELDS = {"query", "k", "filter", "mode", "weights"}
-BATCH_SEARCH_FIELDS = (SEARCH_FIELDS - {"query"}) | {"queries"}
+SEARCH_FIELDS = {"query", "k", "filter", "mode", "weights", "highlight"}
+BATCH_SEARCH_FIELDS = (SEARCH_FIELDS - {"query", "highlight"}) | {"queries"}
 
 
 async def read_json(request: Request, max_body_bytes: int) -> dict:
@@ -149,13 +149,15 @@ class SimilarityBody:
 
 @dataclass(frozen=True)
 class SearchBody:
-    """A search of the loaded index: {"query", "k": 10, "filter": null, "mode": "dense", "weights": [1, 1]}."""
+    """A search of the loaded index: {"query", "k": 10, "filter": null, "mode": "dense", "weights": [1, 1],
+    "highlight": false}."""
 
     query: str
     k: int = 10
     filter: str | None = None
     mode: str = "dense"
     weights: tuple[float, float] = (1.0, 1.0)
+    highlight: bool = False
 
     @classmethod
     def parse(cls, body: dict) -> SearchBody:
@@ -164,7 +166,10 @@ class SearchBody:
         query = body.get("query")
         if not isinstance(query, str) or not query.strip():
             raise ApiError(422, "'query' must be a non-empty string", param="query")
-        return cls(query, *_search_options(body))
+        highlight = body.get("highlight", False)
+        if not isinstance(highlight, bool):
+            raise ApiError(422, "'highlight' must be true or false", param="highlight")
+        return cls(query, *_search_options(body), highlight=highlight)
 
 
 @dataclass(frozen=True)

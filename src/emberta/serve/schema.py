@@ -68,6 +68,8 @@ class Document(BaseModel):
 
 class Hit(Document):
     score: float
+    # with "highlight": true: [start, end) character offsets of the query's words that BM25 matches in `text`
+    highlights: list[tuple[int, int]] | None = None
 
 
 class HitList(BaseModel):
@@ -86,6 +88,47 @@ class SearchResults(BaseModel):
     data: list[SearchResult]
 
 
+class FieldValue(BaseModel):
+    value: str | float | bool | None  # null: a number JSON cannot hold (an infinity)
+    count: int
+
+
+class FieldSummary(BaseModel):
+    name: str
+    type: Literal["number", "text", "bool"]
+    documents: int  # how many documents have a value
+    distinct: int
+    values: list[FieldValue]  # the most common, most common first
+    min: float | None = None  # numbers only
+    max: float | None = None
+
+
+class IndexModel(BaseModel):
+    name: str | None  # null for an index built from vectors only
+    spec: str | None
+    fingerprint: str
+    dim: int
+
+
+class IndexOverview(BaseModel):
+    object: Literal["index_overview"]
+    documents: int
+    model: IndexModel
+    fields: list[FieldSummary]
+
+
+class Report(BaseModel):
+    name: str
+    title: str
+    bytes: int
+    modified: str  # ISO 8601, UTC
+
+
+class ReportList(BaseModel):
+    object: Literal["list"]
+    data: list[Report]
+
+
 class Health(BaseModel):
     status: Literal["ok"]
 
@@ -99,7 +142,7 @@ class Readiness(BaseModel):
 ERROR_CAUSES = {
     400: "malformed JSON, an unknown request field, or a value the index refuses (a bad filter or mode)",
     401: "a missing or incorrect API key (when the server has one)",
-    404: "no such model, document or loaded index",
+    404: "no such model, document, report, loaded index or reports folder",
     413: "a body, input list or text over the server's limits",
     415: "a body declared as something other than JSON",
     422: "a field of the wrong type or out of range",
@@ -150,6 +193,7 @@ SEARCH_REQUEST = {
         "filter": {"anyOf": [{"type": "string"}, {"type": "null"}]},
         "mode": {"enum": ["dense", "bm25", "hybrid"]},
         "weights": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+        "highlight": {"type": "boolean", "description": "give each hit the spans of the query words BM25 matches"},
     },
 }
 
@@ -159,7 +203,7 @@ BATCH_SEARCH_REQUEST = {
     "additionalProperties": False,
     "properties": {
         "queries": {"type": "array", "items": {"type": "string", "pattern": "\\S"}, "minItems": 1},
-        **{name: schema for name, schema in SEARCH_REQUEST["properties"].items() if name != "query"},
+        **{name: schema for name, schema in SEARCH_REQUEST["properties"].items() if name not in ("query", "highlight")},
     },
 }
 

@@ -11,16 +11,19 @@ import numpy as np
 from emberta.serve.batcher import MicroBatcher, Overloaded
 from emberta.serve.errors import ApiError
 from emberta.serve.metrics import Metrics
+from emberta.serve.reports import ReportFolder
 from emberta.serve.settings import ServeSettings
 
 
 @dataclass(eq=False)
 class ServerState:
-    """The encoder, the optional index and their guards; `batcher` and `ready` are set by the app's lifespan."""
+    """The encoder, the optional index and reports folder, and their guards; `batcher` and `ready` are set by
+    the app's lifespan."""
 
     encoder: Any
     index: Any = None
     settings: ServeSettings = field(default_factory=ServeSettings)
+    reports: ReportFolder | None = None  # `--reports DIR`: HTML reports the page lists and opens
     metrics: Metrics = field(default_factory=Metrics)
     index_lock: threading.Lock = field(default_factory=threading.Lock)  # one SQLite connection: searches take turns
     batcher: MicroBatcher | None = None

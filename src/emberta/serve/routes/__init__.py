@@ -1,7 +1,7 @@
 """One APIRouter per resource; `create_app` includes them all."""
 
-from emberta.serve.routes import embeddings, operations, search, similarity
+from emberta.serve.routes import embeddings, operations, overview, reports, search, similarity
 
-ROUTERS = (embeddings.router, similarity.router, search.router, operations.router)
+ROUTERS = (embeddings.router, similarity.router, search.router, overview.router, reports.router, operations.router)
 
 __all__ = ["ROUTERS"]

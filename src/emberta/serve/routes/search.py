@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from emberta.errors import EmbertaError
 from emberta.index.filters import FilterError
+from emberta.index.highlights import matched_spans
 from emberta.serve.dependencies import JsonBody, LoadedIndex, State
 from emberta.serve.errors import ApiError
 from emberta.serve.requests import BatchSearchBody, SearchBody
@@ -30,16 +31,21 @@ router = APIRouter()
     openapi_extra=json_body(SEARCH_REQUEST, "a query of the loaded index"),
 )
 async def search(index: LoadedIndex, body: JsonBody, state: State):  # index first: 404 before reading the body
-    """Search the loaded index: {"query", "k": 10, "filter": null, "mode": "dense"|"bm25"|"hybrid"}."""
+    """Search the loaded index: {"query", "k": 10, "filter": null, "mode": "dense"|"bm25"|"hybrid",
+    "highlight": false}; with highlight, each hit carries the spans of the query words BM25 matches in its text."""
     request = SearchBody.parse(body)
 
     def run():
         with state.index_lock:
-            return index.search(request.query, request.k, filter=request.filter, mode=request.mode,
+            hits = index.search(request.query, request.k, filter=request.filter, mode=request.mode,
                                 weights=request.weights)  # fmt: skip
+            return hits, matched_spans(index.store, request.query, hits) if request.highlight else None
 
-    hits = await _searched(run)
-    return {"object": "list", "data": _hit_rows(hits)}
+    hits, spans = await _searched(run)
+    rows = _hit_rows(hits)
+    for row, found in zip(rows, spans or (), strict=False):
+        row["highlights"] = found
+    return {"object": "list", "data": rows}
 
 
 @router.post(
