@@ -47,7 +47,7 @@ def test_different_widths_by_padding_and_by_pca():
 
 
 def test_too_few_pairs_are_refused_with_the_number_needed():
-    with pytest.raises(ValueError, match="needs at least 12 pairs here, got 8.*LowRankAffine"):
+    with pytest.raises(ValueError, match=r"needs at least 12 pairs here, got 8.*LowRankAffine"):
         Procrustes().fit(SOURCE[:8], TARGET[:8])
     with pytest.raises(OptionError, match="needs at least 13 pairs"):
         fit_pairs(SOURCE[:10], TARGET[:10], "affine", held_out=0)
@@ -70,7 +70,7 @@ def test_fit_pairs_reports_held_out_quality_and_cost():
 
 
 def test_adapter_refuses_vectors_of_another_model(tmp_path):
-    transform, report = fit_pairs(SOURCE, TARGET, "procrustes")
+    transform, _ = fit_pairs(SOURCE, TARGET, "procrustes")
     side = {"name": "m", "spec": "m", "dim": 12}
     adapter = Adapter(transform, {**side, "fingerprint": "a" * 64}, {**side, "fingerprint": "b" * 64}, "procrustes")
     loaded = Adapter.load(adapter.save(tmp_path / "adapter"))

@@ -1,6 +1,7 @@
 """`emberta index migrate`: queries answered through the adapter from the start and by the new model after the
 swap, readers following both; a migration killed with SIGKILL and resumed (no document lost or doubled); the
-refusals (locked index, a second migration, an adapter of other models, writes while migrating)."""
+refusals (locked index, a second migration, an adapter of other models, writes and compaction while
+migrating)."""
 
 from __future__ import annotations
 
@@ -83,6 +84,8 @@ def test_killed_migration_resumes_without_losing_or_doubling(old_index, tiny_mod
     extra.write_text('{"id": "x", "text": "more"}\n')
     refused = runner.invoke(app, ["index", "add", str(old_index), str(extra)])
     assert refused.exit_code == 2 and "is migrating to" in refused.stderr
+    compact = runner.invoke(app, ["index", "compact", str(old_index)])
+    assert compact.exit_code == 2 and "is migrating to" in compact.stderr
     other = runner.invoke(app, ["index", "migrate", str(old_index), "--to-model", str(tiny_models["bert"])])
     assert other.exit_code == 2 and "already migrating" in other.stderr
     resumed = runner.invoke(app, ["index", "migrate", str(old_index), "--to-model", str(tiny_models["roberta-st"]),

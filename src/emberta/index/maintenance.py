@@ -18,6 +18,7 @@ from emberta.index.documents import DocumentStore
 from emberta.index.embedding import IndexEncoder
 from emberta.index.index import Index
 from emberta.index.layout import ANN, CONFIG, DOCS, FORMAT_VERSION, VECTORS
+from emberta.index.migration import require_no_migration
 from emberta.index.vector_file import VectorFile
 from emberta.io.atomic import staged_dir
 from emberta.io.readers import TextReader
@@ -216,6 +217,7 @@ def compact_index(path: str | Path, *, block: int = 10_000) -> dict:
     swapped in whole, under the write lock. Returns {"documents", "slots_before"}."""
     path = Path(path)
     with Index.open(path, writable=True) as old, staged_dir(path, "compacting") as staging:
+        require_no_migration(path, old.migration)  # the swap would drop the migration under way
         slots_before = old.slots
         live = np.sort(old.store.live_slots())
         view = old.vectors.view(old.slots)
