@@ -6,6 +6,7 @@ Heavy libraries (torch, transformers, sentence-transformers) load only when a mo
 
 from __future__ import annotations
 
+from emberta.compare import compare_models
 from emberta.encoders import Encoder, LongTextWarning, load_encoder
 from emberta.errors import EmbertaError, InputError, ModelError, OptionError, OutputError
 from emberta.evaluation import evaluate
@@ -22,6 +23,7 @@ __all__ = [
     "OptionError",
     "OutputError",
     "__version__",
+    "compare_models",
     "evaluate",
     "load_encoder",
     "read_texts",

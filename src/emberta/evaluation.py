@@ -14,7 +14,7 @@ import numpy as np
 
 from emberta.cache import EmbeddingStore, open_store
 from emberta.encoders import Encoder, load_encoder
-from emberta.errors import NotApplicable, OptionError
+from emberta.errors import EmbertaError, NotApplicable, OptionError
 from emberta.io.datasets import data_root, dataset_folder
 from emberta.task_kinds import KINDS, subsets
 from emberta.tasks.registry import RETRIEVAL, TaskSpec, resolve_tasks
@@ -71,7 +71,32 @@ def evaluate(
             results.append(result)
             if on_result is not None:
                 on_result(result)
+    if out_folder is not None and results:
+        write_run_meta(encoder, out_folder)
     return results
+
+
+def write_run_meta(encoder: Encoder, folder: Path, *, spec: str | None = None, costs: dict | None = None) -> Path:
+    """Write the result folder's model_meta.json (MTEB's sidecar; see tasks.result_files): the model, its
+    fingerprint, backend, emberta's and the libraries' versions, the machine, and the cost figures when measured
+    (a run without them keeps those an earlier run of the same fingerprint recorded)."""
+    from emberta.machine import machine, versions
+    from emberta.tasks import result_files
+
+    if costs is None and (folder / result_files.RUN_META_FILE).is_file():
+        try:
+            costs = (result_files.read_json(folder / result_files.RUN_META_FILE).get("emberta") or {}).get("costs")
+        except (EmbertaError, AttributeError):
+            costs = None
+    facts = {"spec": spec or encoder.folder.spec, "model": encoder.name, "fingerprint": encoder.fingerprint,
+             "backend": encoder.backend, "quantize": encoder.options.quantize, "costs": costs,
+             "versions": versions(), "machine": machine(), "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}  # fmt: skip
+    mteb = {
+        "embed_dim": encoder.dim,
+        "max_tokens": encoder.max_length,
+        "similarity_fn_name": encoder.similarity_fn_name,
+    }
+    return result_files.write_run_meta(folder, name=encoder.name, revision=folder.name, emberta=facts, **mteb)
 
 
 def prepare_tasks(tasks: str | list[str] | list[TaskSpec] | None, data_dir) -> tuple[list[TaskSpec], Path]:

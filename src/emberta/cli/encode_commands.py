@@ -11,7 +11,11 @@ from emberta.cli.common import echo_err, encoder_options, handle_errors, progres
 
 PANEL = "Encode"
 
-MODEL = typer.Option("default", "--model", "-m", help="'default' (all-MiniLM-L6-v2) or a local model folder.")
+MODEL = typer.Option(
+    "default", "--model", "-m",
+    help="'default' (all-MiniLM-L6-v2) or a local model folder; MODEL@onnx, @onnx-int8, @openvino or @openvino-int8 "
+    "picks a backend.",
+)  # fmt: skip
 POOLING = typer.Option(
     None,
     help="cls | mean | max | weightedmean | lasttoken | 'prompt:<template>' (PromptBERT, e.g. "

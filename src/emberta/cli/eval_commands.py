@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from emberta.cli.common import DATA_DIR, data_dir_or_none, echo_err, encoder_options, handle_errors, progress_enabled
-from emberta.cli.encode_commands import BACKEND, MODEL, QUANTIZE
+from emberta.cli.encode_commands import BACKEND, QUANTIZE
 from emberta.tasks.registry import DEFAULT_N_EXPERIMENTS, DEFAULT_SAMPLES_PER_LABEL
 
 PANEL = "Evaluate"
@@ -35,6 +35,20 @@ INDEX_BACKEND = typer.Option(
     "factory string (measures ANN quality; runs keep each query's top 100).",
 )
 SEARCH_MODE = typer.Option("dense", help="With --index-backend: dense, bm25 or hybrid.")
+MODELS = typer.Option(
+    None, "--model", "-m",
+    help="'default' or a local model folder; MODEL@VARIANT picks a backend: @onnx, @onnx-int8, @openvino, "
+    "@openvino-int8 (e.g. default@onnx-int8); static:DIR for a distilled model. Repeat to compare models: one "
+    "table with quality and cost figures measured on this machine.",
+)  # fmt: skip
+COMPARE_PUBLISHED = typer.Option(
+    False, "--compare-published", help="Add MTEB's published scores of popular small models as columns."
+)
+REPORT = typer.Option(None, "--report", help="Also write a self-contained HTML report of the run to this file.")
+COSTS = typer.Option(
+    True, "--costs/--no-costs",
+    help="When comparing, measure each model's speed, time to first vector and peak memory in a fresh process.",
+)  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:
@@ -44,7 +58,7 @@ def register(app: typer.Typer) -> None:
 
 @handle_errors
 def eval_command(
-    model: str = MODEL,
+    model: list[str] | None = MODELS,
     tasks: str | None = TASKS,
     suite: str | None = SUITE,
     task_type: str | None = TASK_TYPE,
@@ -62,29 +76,83 @@ def eval_command(
     quantize: str | None = QUANTIZE,
     index_backend: str | None = INDEX_BACKEND,
     search_mode: str = SEARCH_MODE,
+    compare_published: bool = COMPARE_PUBLISHED,
+    report: Path | None = REPORT,
+    costs: bool = COSTS,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the summary table."),
 ) -> None:
-    """Evaluate a model on MTEB-style tasks (offline, local data); print scores beside published ones."""
-    from emberta.encoders import load_encoder
-    from emberta.evaluation import evaluate
+    """Evaluate models on MTEB-style tasks (offline, local data); repeat --model to compare them.
+
+    One model: scores beside MTEB's published ones. Several (MODEL@onnx-int8 etc. count as models): one table of
+    scores, means per type and cost figures measured on this machine; --report writes it as an HTML page.
+    """
     from emberta.tasks.registry import select_tasks
 
     specs = select_tasks(tasks, suite, task_type, file=file, train=train, test=test, name=name,
                          samples_per_label=samples_per_label, n_experiments=n_experiments)  # fmt: skip
-    encoder = load_encoder(model, **encoder_options(backend=backend, quantize=quantize))
+    models = model or ["default"]
+    run = dict(output_dir=output_dir, data_dir=data_dir, cache=not no_cache, batch_size=batch_size,
+               show_progress=progress_enabled(quiet), index_backend=index_backend, search_mode=search_mode)  # fmt: skip
+    options = encoder_options(backend=backend, quantize=quantize)
+    if len(models) > 1 or compare_published or report is not None:
+        _compare(models, specs, options, run, published=compare_published, report=report, costs=costs, quiet=quiet)
+    else:
+        _evaluate_one(models[0], specs, options, run, quiet=quiet)
+
+
+def _evaluate_one(model: str, specs, options: dict, run: dict, *, quiet: bool) -> None:
+    """One model, as `emberta eval` has always run it: the summary table beside published scores."""
+    from emberta.encoders import load_encoder
+    from emberta.evaluation import evaluate
+
+    encoder = load_encoder(model, **options)
 
     def progress(result) -> None:
         if not quiet:
             echo_err(f"{result.task_name}: {100 * result.main_score:.2f} ({result.evaluation_time:.1f} s)")
 
-    results = evaluate(
-        encoder, specs, data_dir=data_dir, output_dir=output_dir, cache=not no_cache, batch_size=batch_size,
-        show_progress=progress_enabled(quiet), on_result=progress, index_backend=index_backend,
-        search_mode=search_mode,
-    )  # fmt: skip
+    results = evaluate(encoder, specs, on_result=progress, **run)
     _print_summary(results, encoder.name)
     if not quiet and results and "result_file" in results[0].info:
         echo_err(f"results: {Path(results[0].info['result_file']).parent}")
+
+
+def _compare(models: list[str], specs, options: dict, run: dict, *, published: bool, report: Path | None,
+             costs: bool, quiet: bool) -> None:  # fmt: skip
+    """Several models (or one with --compare-published / --report): the comparison table, then the report."""
+    from rich.console import Console
+
+    from emberta.compare import compare_models, comparison
+    from emberta.io.atomic import check_writable_dir
+    from emberta.report.tables import comparison_table
+
+    if report is not None and report.parent.resolve() != Path(run["output_dir"]).resolve():
+        check_writable_dir(report, "--report")  # (the output folder itself is made by the run)
+
+    def progress(label: str, result) -> None:
+        if not quiet:
+            echo_err(f"{label} / {result.task_name}: {100 * result.main_score:.2f} ({result.evaluation_time:.1f} s)")
+
+    def duplicate(spec: str, first: str) -> None:
+        echo_err(f"{spec}: same fingerprint as {first} (same model files, options and backend); evaluated once")
+
+    def measured(label: str, figures: dict) -> None:
+        if not quiet:
+            echo_err(
+                f"{label} / costs: {figures['texts_per_second']:.1f} texts/s, first vector "
+                f"{figures['first_vector_seconds']:.2f} s, peak memory {figures['peak_memory_bytes'] / 1e6:.0f} MB"
+            )
+
+    runs = compare_models(models, specs, options=options, measure=costs, on_result=progress, on_duplicate=duplicate,
+                          on_costs=measured, **run)  # fmt: skip
+    Console(highlight=False).print(comparison_table(comparison(runs, published=published)))
+    folders = [str(r.folder) for r in runs if r.folder is not None]
+    if not quiet and folders:
+        echo_err("results: " + ", ".join(folders))
+    if report is not None:
+        from emberta.report.html import write_report
+
+        echo_err(f"report: {write_report(folders, report, published=published)}")
 
 
 def _print_summary(results, model_name: str) -> None:

@@ -11,6 +11,7 @@ from emberta.cli import (
     fast_commands,
     geometry_commands,
     index_commands,
+    report_commands,
     serve_commands,
     train_commands,
 )
@@ -47,6 +48,7 @@ eval_commands.register(app)
 fast_commands.register(app)
 geometry_commands.register(app)
 index_commands.register(app)
+report_commands.register(app)
 serve_commands.register(app)
 train_commands.register(app)
 

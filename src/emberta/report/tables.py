@@ -95,6 +95,13 @@ def geometry_table(report: dict) -> Table:
                   title_justify="left", box=box.SIMPLE_HEAD)  # fmt: skip
     table.add_column("measure", no_wrap=True)
     table.add_column("value", overflow="fold")
+    for label, value in geometry_rows(report):
+        table.add_row(label, value)
+    return table
+
+
+def geometry_rows(report: dict) -> list[tuple[str, str]]:
+    """(measure, value as shown) for each measure of an `emberta analyze` report."""
     iso, rogue, spec = report["isotropy"], report["rogue_dimensions"], report["spectrum"]
     rows = [
         ("average cosine", f"{iso['average_cosine']:.3f}"),
@@ -117,9 +124,7 @@ def geometry_table(report: dict) -> Table:
     if "language_separability" in report:
         lang = report["language_separability"]
         rows.append(("language separability", f"{lang['accuracy']:.3f} (chance {lang['chance']:.3f})"))
-    for label, value in rows:
-        table.add_row(label, value)
-    return table
+    return rows
 
 
 def _alignment(measures: dict) -> str:
@@ -159,4 +164,32 @@ def bias_table(rows: list[dict]) -> Table:
         if debiased:
             cells += [f"{r['effect_size_debiased']:+.2f}", f"{r['p_value_debiased']:.3f}"]
         table.add_row(*cells)
+    return table
+
+
+def comparison_table(comparison) -> Table:
+    """`emberta eval` with several models: main score x100 per task (rows) and model (columns), then the means
+    per task type and overall, then the cost figures of local models. `*` marks the best of each row; published
+    columns (MTEB's numbers, no costs) are marked in their header."""
+    table = Table(title="comparison: main scores (x100)", title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1),
+                  caption="* best in row; (published) = MTEB's published score, measured elsewhere, no cost figures",
+                  caption_justify="left")  # fmt: skip
+    table.add_column("task", no_wrap=True)
+    for column in comparison.columns:
+        header = column.label if len(column.label) <= 14 else column.label.replace("@", "\n@").replace(":", ":\n", 1)
+        table.add_column(header + ("\n(published)" if column.published else ""), justify="right", overflow="fold")
+
+    def cells(values, best, show=lambda v: f"{v:.2f}"):
+        return [("" if v is None else show(v) + ("*" if i in best else " ")) for i, v in enumerate(values)]
+
+    for row in comparison.task_rows:
+        table.add_row(row.label, *cells(row.values, row.best))
+    table.add_section()
+    for row in comparison.mean_rows:
+        table.add_row(row.label, *cells(row.values, row.best))
+    cost_rows = comparison.cost_rows()
+    if cost_rows:
+        table.add_section()
+    for cost, values, best in cost_rows:
+        table.add_row(cost.label, *cells(values, best, cost.show))
     return table
