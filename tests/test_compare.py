@@ -17,16 +17,9 @@ from emberta.encoders.options import EncoderOptions
 from emberta.errors import OptionError
 from emberta.tasks.comparison import column_from_results, compare_results
 from emberta.tasks.results import SubsetScores, TaskResult
+from test_eval_cli import sts_file
 
 runner = CliRunner()
-
-
-def sts_file(tmp_path):
-    path = tmp_path / "mysts.jsonl"
-    rows = [{"sentence1": f"a {w} here", "sentence2": f"the {w} there", "score": float(i % 5)}
-            for i, w in enumerate(["fox", "dog", "cat", "book", "street", "guitar", "weather"])]  # fmt: skip
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
 
 
 @pytest.fixture(scope="module")
