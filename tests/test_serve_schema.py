@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import emberta
+from emberta import classify
 from emberta.serve import ServeSettings, create_app
 
 KEY = "fuzz-key-\u00e9"  # a key outside ASCII: headers travel as latin-1
@@ -37,8 +38,10 @@ OPERATIONS = [
     "GET /healthz",
     "GET /readyz",
     "GET /metrics",
+    "POST /v1/classify",
 ]
 WITH_INPUT = {
+    "POST /v1/classify",
     "POST /v1/embeddings",
     "POST /v1/similarity",
     "POST /v1/search",
@@ -81,7 +84,10 @@ def api(tiny_models, tmp_path_factory):
     reports = tmp_path_factory.mktemp("schema-reports")
     (reports / "report.html").write_text("<title>a report</title><p>numbers</p>", encoding="utf-8")
     settings_ = ServeSettings(api_key=KEY, max_inputs=8, max_input_chars=200)
-    app = Counting(create_app(encoder, index=Index.open(path, encoder=encoder), settings=settings_, reports=reports))
+    classifier = classify.train(classify.Examples(TEXTS, ["pets", "pets", "pets", "money"], "texts"), model=encoder,
+                                strength=1.0, cache=False)  # fmt: skip
+    app = Counting(create_app(encoder, index=Index.open(path, encoder=encoder), settings=settings_, reports=reports,
+                              classifier=classifier))  # fmt: skip
     # invalid data must be refused with a 4xx; 413 counts (too many texts is checked before their contents)
     refusals = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]
     config = schemathesis.Config.from_dict({"checks": {"negative_data_rejection": {"expected-statuses": refusals}}})
@@ -118,7 +124,7 @@ def test_the_document_lists_every_route_with_its_errors(api):
             assert error == {"$ref": "#/components/schemas/ErrorBody"}
             open_path = path in ("/healthz", "/readyz")
             assert ("security" in operation) is not open_path and ("401" in declared) is not open_path
-    for path in ("/v1/embeddings", "/v1/similarity", "/v1/search", "/v1/search/batch"):
+    for path in ("/v1/embeddings", "/v1/similarity", "/v1/search", "/v1/search/batch", "/v1/classify"):
         assert document["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
 
 

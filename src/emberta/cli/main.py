@@ -6,6 +6,7 @@ import typer
 
 from emberta.cli import (
     align_commands,
+    classify_commands,
     encode_commands,
     eval_commands,
     fast_commands,
@@ -44,6 +45,7 @@ def root(
 
 encode_commands.register(app)
 align_commands.register(app)
+classify_commands.register(app)
 eval_commands.register(app)
 fast_commands.register(app)
 geometry_commands.register(app)

@@ -22,6 +22,7 @@ MAX_INPUT_CHARS = typer.Option(32_768, min=1, help="Characters per text (more: 4
 MAX_QUEUE = typer.Option(8192, min=1, help="Texts waiting to be encoded before new requests get 503.")
 CORS_ORIGIN = typer.Option([], help="Allow browser calls from this origin (repeatable); off by default.")
 REPORTS = typer.Option(None, help="A folder of HTML reports (`emberta report`) for the web page to list and open.")
+CLASSIFIER = typer.Option(None, help="A classifier folder (`emberta classify train`) to serve POST /v1/classify.")
 
 
 def register(app: typer.Typer) -> None:
@@ -44,13 +45,18 @@ def serve(
     max_queue: int = MAX_QUEUE,
     cors_origin: list[str] = CORS_ORIGIN,
     reports: Path | None = REPORTS,
+    classifier: Path | None = CLASSIFIER,
 ) -> None:
-    """Serve embeddings (OpenAI-compatible /v1/embeddings) and search over HTTP."""
+    """Serve embeddings (OpenAI-compatible /v1/embeddings), search and classification over HTTP."""
     from emberta.encoders import load_encoder
     from emberta.serve import ReportFolder, ServeSettings, check_bind, create_app
 
     check_bind(host, api_key=api_key, insecure=insecure)
     folder = None if reports is None else ReportFolder(reports)  # before the model loads: a typo fails at once
+    if classifier is not None:
+        from emberta.classify import Classifier
+
+        classifier = Classifier.load(classifier)
     encoder = load_encoder(model, **encoder_options(backend=backend, quantize=quantize))
     opened = None
     if index is not None:
@@ -62,10 +68,11 @@ def serve(
     settings = ServeSettings(api_key=api_key, max_inputs=max_inputs, max_input_chars=max_input_chars,
                              max_batch_tokens=max_batch_tokens, max_queue_texts=max_queue,
                              cors_origins=tuple(cors_origin))  # fmt: skip
-    app = create_app(encoder, index=opened, settings=settings, reports=folder)
+    app = create_app(encoder, index=opened, settings=settings, reports=folder, classifier=classifier)
     echo_err(
         f"serving {encoder.name} on http://{host}:{port} (docs at /docs)"
         + (f", index {index}" if index else "")
         + (f", reports {reports}" if reports else "")
+        + (f", classifier {classifier.folder}" if classifier else "")
     )
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -1,7 +1,15 @@
 """One APIRouter per resource; `create_app` includes them all."""
 
-from emberta.serve.routes import embeddings, operations, overview, reports, search, similarity
+from emberta.serve.routes import classify, embeddings, operations, overview, reports, search, similarity
 
-ROUTERS = (embeddings.router, similarity.router, search.router, overview.router, reports.router, operations.router)
+ROUTERS = (
+    embeddings.router,
+    similarity.router,
+    search.router,
+    overview.router,
+    reports.router,
+    operations.router,
+    classify.router,
+)
 
 __all__ = ["ROUTERS"]
