@@ -25,8 +25,8 @@ run: install
 test: install
 	$(PY) -m pytest -q
 
-# The long real-data runs that `make test` skips (SciFact reproduced and searched through an index: about six
-# minutes on two cores).
+# The long real-data runs that `make test` skips (SciFact reproduced and searched through an index, and Tatoeba's
+# twelve language pairs: about eight minutes on two cores).
 test-slow: install
 	$(PY) -m pytest -q --run-slow -m slow
 

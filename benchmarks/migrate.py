@@ -2,9 +2,10 @@
 answers (goal: zero), recall@10 of the answers over time against the migrated index's exact answers, and the
 migration's total time against a plain rebuild of the same documents with the new model, in the same run.
 
-The documents are the first --documents distinct texts of the shared datasets (shuffled, seed 0); the old index is
-built with --old (default: the static model that benchmarks/align.py distils, 256 dimensions) and migrated to
---new (default: the default model, 384 dimensions) with an adapter fitted on 5,000 of its documents. A separate
+The documents are the first --documents distinct texts of at most 300 characters of the shared datasets
+(shuffled, seed 0); the old index is built with --old (default: the static model that benchmarks/align.py
+distils, 256 dimensions) and migrated to --new (default: the 3-layer student benchmarks/align.py trains, 384
+dimensions) with an adapter fitted on 5,000 of its documents. A separate
 reader process opened before the migration searches the index in a loop (text queries: 200 other texts) and
 logs every answer.
 
@@ -31,8 +32,9 @@ from emberta.index.migrate import migrate_index
 from emberta.io.readers import TextReader
 
 
-def texts_of(data: Path, count: int) -> list[str]:
-    """`count` distinct texts from every JSONL file of the shared datasets, shuffled with seed 0."""
+def texts_of(data: Path, count: int, longest: int = 300) -> list[str]:
+    """`count` distinct texts of at most `longest` characters from every JSONL file of the shared datasets,
+    shuffled with seed 0."""
     found: dict[str, None] = {}
     for file in sorted(data.glob("**/*.jsonl*")):
         opener = gzip.open if file.name.endswith(".gz") else open
@@ -44,8 +46,9 @@ def texts_of(data: Path, count: int) -> list[str]:
                     continue
                 if isinstance(row, dict):
                     for key in ("text", "sentence1", "sentence2", "title", "query"):
-                        if isinstance(row.get(key), str) and row[key].strip():
-                            found.setdefault(row[key].strip())
+                        text = row.get(key)
+                        if isinstance(text, str) and text.strip() and len(text) <= longest:
+                            found.setdefault(text.strip())
     texts = list(found)
     random.Random(0).shuffle(texts)
     return texts[:count]
@@ -74,7 +77,7 @@ def main() -> None:
     parser = benchmark_parser(__doc__)
     parser.add_argument("--documents", type=int, default=100_000)
     parser.add_argument("--old", default="static:build/align-models/static")
-    parser.add_argument("--new", default="default")
+    parser.add_argument("--new", default="build/align-models/student")
     parser.add_argument("--work", type=Path, default=Path("build/migrate-bench"))
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
