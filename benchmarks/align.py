@@ -11,7 +11,8 @@ both directions (an index built with either model, the other one new).
 Training pairs are texts from other datasets (AG News, Banking77, TweetEval, MRPC, STS, Twitter URL) and the
 two corpora, never a test query. Embeddings go through emberta's cache, so a second run only fits and scores.
 
-    .venv/bin/python benchmarks/align.py [--work DIR] [--pairs 1000,5000,20000] [--json FILE]
+    .venv/bin/python benchmarks/align.py [--work DIR] [--models student,simcse,static] [--methods procrustes,affine,mlp]
+        [--pairs 1000,5000,20000] [--json FILE]
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("build/align-models"))
     parser.add_argument("--pairs", default="1000,5000,20000")
     parser.add_argument("--models", default="student,simcse,static")
+    parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -105,7 +107,8 @@ def main() -> None:
           f"{emberta.__version__}; {len(pool)} training texts", flush=True)  # fmt: skip
     results = []
     with EmbeddingStore.default() as store:
-        encoders = {name: emberta.load_encoder(spec) for name, spec in specs.items()}
+        wanted = ["default", *args.models.split(",")]
+        encoders = {name: emberta.load_encoder(specs[name]) for name in wanted}
         vectors = {}
         for name, encoder in encoders.items():
             started = time.perf_counter()
@@ -116,12 +119,12 @@ def main() -> None:
             print(f"encoded with {name} ({time.perf_counter() - started:.0f} s)", flush=True)
         for other in args.models.split(","):
             for old, new in (("default", other), (other, "default")):
-                results += run_pair(old, new, vectors, tasks, sizes)
+                results += run_pair(old, new, vectors, tasks, sizes, args.methods.split(","))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 
 
-def run_pair(old: str, new: str, vectors: dict, tasks: dict, sizes: list[int]) -> list[dict]:
+def run_pair(old: str, new: str, vectors: dict, tasks: dict, sizes: list[int], methods: list[str]) -> list[dict]:
     """Every method x size x task for one (old, new) pair (each adapter fitted once, scored on every task);
     prints one row each."""
     rows = []
@@ -130,7 +133,7 @@ def run_pair(old: str, new: str, vectors: dict, tasks: dict, sizes: list[int]) -
           "| mean cos | us/query (1 / batched)")  # fmt: skip
     baselines = {name: (scores(*vectors[old][name], task), scores(*vectors[new][name], task))
                  for name, task in tasks.items()}  # fmt: skip
-    for method in METHODS:
+    for method in methods:
         for n in sizes:
             try:
                 adapter, report = fit_pairs(vectors[new]["pool"][:n], vectors[old]["pool"][:n], method)
