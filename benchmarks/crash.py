@@ -30,7 +30,7 @@ from pathlib import Path
 import crash_writer as writer
 from common import parser as benchmark_parser
 from emberta.index import Index
-from emberta.index.crashpoints import ENV, POINTS
+from emberta.index.crashpoints import ENV, WRITE_POINTS
 from emberta.index.maintenance import check_index
 
 HERE = Path(__file__).resolve().parent
@@ -154,7 +154,7 @@ def index_campaign(work: Path, kills: int, seed: int, max_delay: float = 0.4) ->
     failures: list[dict] = []
 
     def choose() -> str | None:
-        return f"{rng.choice(POINTS)}:{rng.randint(1, 3)}" if rng.random() < 0.35 else None
+        return f"{rng.choice(WRITE_POINTS)}:{rng.randint(1, 3)}" if rng.random() < 0.35 else None
 
     point = choose()
     child = spawn(work, 0, point, rng.randrange(2**31))

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from emberta.index import Index
-from emberta.index.crashpoints import ENV, POINTS, parse
+from emberta.index.crashpoints import ENV, WRITE_POINTS, parse
 from emberta.index.maintenance import check_index
 
 DIM = 16
@@ -194,7 +194,7 @@ def base_index(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("point", POINTS)
+@pytest.mark.parametrize("point", WRITE_POINTS)
 def test_a_writer_killed_at_each_crash_point_loses_nothing_acknowledged(base_index, tmp_path, point):
     import os
     import shutil
