@@ -152,14 +152,16 @@ class Index:
     def snapshot(self, max_age: float = REFRESH_SECONDS) -> Snapshot:
         """The committed state to search: live mask, ids, filter columns, ANN and vectors of the latest
         generation, looked up at most `max_age` seconds ago (0: now)."""
-        if not self.writable and self._state.due(max_age):
-            self._follow_replacement()
         self._state.refresh(max_age)
         return self._state.snapshot()
 
     def _follow_replacement(self) -> None:
-        """A reader whose folder was replaced whole (compaction, the end of a migration) or whose index began
-        migrating opens it again, so long-running readers (a server) follow."""
+        """Before a search (at most every REFRESH_SECONDS): a reader whose folder was replaced whole (compaction,
+        the end of a migration) or whose index began migrating opens it again, so long-running readers (a server)
+        follow. Done before the query is encoded, so one search never mixes the old index's query vector with
+        the new index's vectors."""
+        if self.writable or not self._state.due(REFRESH_SECONDS):
+            return
         identity = folder_identity(self.path)
         if identity is None or identity == self._identity:  # None: mid-swap; keep the open one a moment
             return
@@ -283,6 +285,7 @@ class Index:
         documents, scan them exactly), vector (the query's vector when already computed: hybrid search without
         re-encoding), include (what hits carry besides id and score; () reads no texts), hubness ("csls":
         demote hub documents in dense search)."""
+        self._follow_replacement()
         request = SearchRequest(k=k, **options)
         text = request.query_text(query)
         tree = parse_filter(request.filter, self.store.fields()) if request.filter is not None else None
@@ -309,6 +312,7 @@ class Index:
         pass, so a batch pays the fixed per-query cost of `search` once."""
         if "vector" in options:
             raise OptionError("search_many takes the queries' vectors as queries, or as vectors= beside the texts")
+        self._follow_replacement()
         request = SearchRequest(k=k, **options)
         texts, matrix = self._batch_queries(queries, vectors, request)
         if (texts is not None and not texts) or (matrix is not None and not len(matrix)):
