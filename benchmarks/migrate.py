@@ -120,9 +120,10 @@ def analyse(path: Path, queries: list[str], log: Path, moments: dict, timed: dic
     with Index.open(path) as index:
         truth = [{h.id for h in index.search(q, 10, exact=True)} for q in queries]
     answers = [json.loads(line) for line in log.read_text().splitlines()]
-    phases = {"old model (before)": lambda a: a["t"] < moments["start"],
+    old_fingerprint = answers[0]["fingerprint"]
+    phases = {"old model (before)": lambda a: a["fingerprint"] == old_fingerprint and not a["migrating"],
               "adapter (migrating)": lambda a: a["migrating"],
-              "new model (after the swap)": lambda a: a["t"] > moments["start"] and not a["migrating"]}  # fmt: skip
+              "new model (after the swap)": lambda a: a["fingerprint"] != old_fingerprint}  # fmt: skip
     by_phase = {}
     for name, belongs in phases.items():
         chosen = [a for a in answers if belongs(a) and not a["error"]]
