@@ -162,8 +162,12 @@ def test_sweep_encodes_each_text_once(tiny_models, tmp_path):
     assert store.encoded == 10 and len(result.rows) == 6  # 10 distinct sentences, encoded once for 6 configs
     by_config = {r.config: r for r in result.rows}
     none, center = by_config["none"], by_config["center"]
-    assert none.score != 0 and none.relative_change == 0.0 and by_config["mp"].score is None
-    assert center.relative_change == pytest.approx(100 * (center.score - none.score) / abs(none.score))
+    assert none.score is not None and by_config["mp"].score is None
+    if none.score:
+        assert none.relative_change == 0.0
+        assert center.relative_change == pytest.approx(100 * (center.score - none.score) / abs(none.score))
+    else:  # the random tiny model's Spearman can be exactly 0 (a run in CI had it): no change is defined then
+        assert none.relative_change is None and center.relative_change is None
     assert by_config["pca:4"].bytes_per_vector == 16 and by_config["binary"].bytes_per_vector == 4
     assert (tmp_path / "out" / "sweep.csv").read_text().startswith("config,task,type")
     assert (tmp_path / "out" / "sweep.png").stat().st_size > 1000
