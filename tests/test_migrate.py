@@ -63,6 +63,11 @@ def test_migration_serves_queries_throughout_and_swaps_in(old_index, tiny_models
     assert documents(old_index) == before
     with Index.open(old_index, writable=True) as index:
         assert index.info()["migration"] is None and index.config["migrated_from"]["encoder"]["spec"]
+        stored = np.asarray(index.vectors.view(index.slots))  # the fitting sample's vectors reused, the rest encoded
+        texts = [index.get(f"d{i}").text for i in range(len(TEXTS))]
+        encoded = new_model.encode(texts, prompt_name=index.config["encoder"]["document_prompt_name"])
+        order = [index.store.slot_of(f"d{i}") for i in range(len(TEXTS))]
+        np.testing.assert_allclose(stored[order], index.prepare(encoded), atol=1e-5)
         query = new_model.encode(["cats"], prompt_name=index.config["encoder"]["query_prompt_name"])
         np.testing.assert_allclose(index.embed(["cats"], query=True), index.prepare(query), atol=1e-6)
         index.add(["a new document"], ["new"])  # writes work again

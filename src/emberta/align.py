@@ -50,9 +50,10 @@ def mapping_quality(mapped: np.ndarray, target: np.ndarray) -> dict:
     k = min(NEIGHBOURS, len(a) - 1)
     overlap = float("nan")
     if k > 0:
-        np.fill_diagonal(scores_without_self := scores.copy(), -np.inf)
+        others = scores.copy()
+        np.fill_diagonal(others, -np.inf)  # a row's own target is not its neighbour
         np.fill_diagonal(truth, -np.inf)
-        mine = np.argpartition(-scores_without_self, k - 1, axis=1)[:, :k]
+        mine = np.argpartition(-others, k - 1, axis=1)[:, :k]
         theirs = np.argpartition(-truth, k - 1, axis=1)[:, :k]
         overlap = float(np.mean([len(set(m) & set(t)) / k for m, t in zip(mine, theirs, strict=True)]))
     return {

@@ -30,14 +30,15 @@ from emberta.index.vector_file import VectorFile
 class Index:
     """A persistent document index. Build one with `Index.create`, open one with `Index.open`."""
 
-    def __init__(self, path: Path, config: dict, store: DocumentStore, *, writable: bool, lock=None, encoder=None):
+    def __init__(self, path: Path, config: dict, store: DocumentStore, *, writable: bool, lock=None, encoder=None,
+                 migration=None):  # fmt: skip
         self.path, self.config, self.store, self.writable = path, config, store, writable
         self._lock = lock
         self.dim = int(config["dim"])
         self.ann_spec = AnnSpec(**config["ann"])
         self.vectors = VectorFile(path / layout.VECTORS, self.dim)
         self.transforms = layout.load_transforms(path / layout.TRANSFORM) if config.get("transform") else []
-        self.migration = read_migration(path)
+        self.migration = migration if migration is not None else read_migration(path)
         self.embedder = IndexEncoder(path, config, self.transforms, encoder, migration=self.migration)
         self._given_encoder, self._identity = encoder, folder_identity(path)
         self._state = IndexState(path, store, self.vectors, self.ann_spec, self.dim)
@@ -121,7 +122,7 @@ class Index:
                 f"`emberta index repair {path}`",
                 path=path,
             )
-        return cls(path, config, store, writable=writable, lock=lock, encoder=encoder)
+        return cls(path, config, store, writable=writable, lock=lock, encoder=encoder, migration=migration)
 
     def close(self) -> None:
         self.store.close()

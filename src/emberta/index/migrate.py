@@ -52,10 +52,11 @@ def migrate_index(path: str | Path, to_model: str, *, encoder_options: dict | No
                 f"{migration.fingerprint[:12]}), not to {to_model!r}; resume that one, or cancel it with "
                 f"`emberta index migrate {path} --cancel`"
             )
+        encoded: dict[int, np.ndarray] = {}
         if migration is None:
             if encoder.fingerprint == old.config["fingerprint"]:
                 raise OptionError(f"{path} already holds vectors of {to_model!r}; nothing to migrate")
-            _start(old, to_model, encoder_options, encoder, adapter, fit_on, method)
+            encoded = _start(old, to_model, encoder_options, encoder, adapter, fit_on, method)
             migration = read_migration(path)
         elif adapter is not None or fit_on is not None:
             raise OptionError(f"{path}: the migration is resumed with the adapter it started with; drop --adapter "
@@ -63,15 +64,17 @@ def migrate_index(path: str | Path, to_model: str, *, encoder_options: dict | No
         if on_start is not None:
             on_start(migration.progress())
         with Index.open(next_path(path), writable=True, encoder=encoder) as new:
-            _copy_documents(old, new, encoder, block, batch_size, on_progress)
+            _copy_documents(old, new, encoder, block, batch_size, on_progress, encoded)
             new.flush()
         final = migration.progress()
         swap_in(path)
     return final
 
 
-def _start(old: Index, to_model: str, encoder_options: dict | None, encoder, adapter_folder, fit_on, method) -> None:
-    """Write the adapter and the empty new index, then migration.json (the start)."""
+def _start(old: Index, to_model: str, encoder_options: dict | None, encoder, adapter_folder, fit_on,
+           method) -> dict[int, np.ndarray]:  # fmt: skip
+    """Write the adapter and the empty new index, then migration.json (the start). Returns the new model's
+    vectors of the documents a fitted adapter was fitted on, by slot, so that re-encoding reuses them."""
     path = old.path
     shutil.rmtree(path / FOLDER, ignore_errors=True)  # what a start killed before migration.json left
     shutil.rmtree(next_path(path), ignore_errors=True)
@@ -79,15 +82,16 @@ def _start(old: Index, to_model: str, encoder_options: dict | None, encoder, ada
     if adapter_folder is not None:
         if fit_on is not None:
             raise OptionError("give --adapter or --fit-on, not both")
-        adapter, maps_to = _checked_adapter(adapter_folder, old, encoder), "encoder"
+        adapter, maps_to, encoded = _checked_adapter(adapter_folder, old, encoder), "encoder", {}
     else:
-        adapter, maps_to = _fitted_adapter(old, to_model, encoder, settings, fit_on, method), "index"
+        (adapter, encoded), maps_to = _fitted_adapter(old, to_model, encoder, settings, fit_on, method), "index"
     (path / FOLDER).mkdir(exist_ok=True)
     adapter.save(path / FOLDER / ADAPTER)
     config = layout.new_config(settings, encoder.fingerprint, encoder.dim, old.ann_spec.as_dict(), False)
     config["migrated_from"] = {"encoder": old.config.get("encoder"), "fingerprint": old.config["fingerprint"]}
     Index.initialise(next_path(path), config, [], encoder=encoder).close()
     write_state(path, {**settings, "dim": int(encoder.dim)}, maps_to, len(old))
+    return encoded
 
 
 def _checked_adapter(folder, old: Index, encoder):
@@ -112,7 +116,7 @@ def _checked_adapter(folder, old: Index, encoder):
 
 def _fitted_adapter(old: Index, to_model: str, encoder, settings: dict, fit_on: int | None, method: str):
     """An adapter fitted on up to `fit_on` documents: the new model's vectors of their texts against the vectors
-    the index stores for them (so the old model need not be loaded)."""
+    the index stores for them (so the old model need not be loaded). Returns (adapter, {slot: new vector})."""
     from emberta.align import Adapter, fit_pairs, model_record
 
     live = np.sort(old.store.live_slots())
@@ -128,23 +132,32 @@ def _fitted_adapter(old: Index, to_model: str, encoder, settings: dict, fit_on: 
     transform, report = fit_pairs(source, target, method)
     old_side = {"name": (old.config.get("encoder") or {}).get("name"), "spec": (old.config.get("encoder") or {})
                 .get("spec"), "fingerprint": old.config["fingerprint"], "dim": old.dim, "space": "index"}  # fmt: skip
-    return Adapter(transform, model_record(to_model, encoder), old_side, method, report)
+    adapter = Adapter(transform, model_record(to_model, encoder), old_side, method, report)
+    return adapter, dict(zip(chosen.tolist(), source, strict=True))
 
 
-def _copy_documents(old: Index, new: Index, encoder, block: int, batch_size: int, on_progress) -> None:
+def _copy_documents(old: Index, new: Index, encoder, block: int, batch_size: int, on_progress,
+                    encoded: dict[int, np.ndarray]) -> None:  # fmt: skip
     """Every live document of `old`, in slot order, encoded by `encoder` into `new`, one commit per block;
-    documents `new` already holds (a resumed run) are skipped."""
+    documents `new` already holds (a resumed run) are skipped, and those in `encoded` (slot -> vector, the
+    adapter's fitting sample) are not encoded again."""
     prompt = (new.config.get("encoder") or {}).get("document_prompt_name")
     live = np.sort(old.store.live_slots())
     for start in range(0, len(live), block):
         chunk = live[start : start + block]
         docs = old.store.documents(chunk)
-        rows = [docs[int(s)] for s in chunk]
-        present = new.store.existing([r[0] for r in rows])
-        rows = [r for r in rows if r[0] not in present]
+        present = new.store.existing([docs[int(s)][0] for s in chunk])
+        slots = [int(s) for s in chunk if docs[int(s)][0] not in present]
+        rows = [docs[s] for s in slots]
         if rows:
-            vectors = encoder.encode([r[1] for r in rows], prompt_name=prompt, batch_size=batch_size,
-                                     show_progress=False)  # fmt: skip
+            vectors = np.zeros((len(slots), encoder.dim), dtype=np.float32)
+            missing = [i for i, s in enumerate(slots) if s not in encoded]
+            if missing:
+                vectors[missing] = encoder.encode([rows[i][1] for i in missing], prompt_name=prompt,
+                                                  batch_size=batch_size, show_progress=False)  # fmt: skip
+            for i, s in enumerate(slots):
+                if s in encoded:
+                    vectors[i] = encoded[s]
             new.add([r[1] for r in rows], [r[0] for r in rows], [r[2] for r in rows], vectors=vectors,
                     fingerprint=encoder.fingerprint, save_ann=False)  # fmt: skip
         if on_progress is not None:
