@@ -56,9 +56,11 @@ def serve(app) -> str:
         port = probe.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
+    for _ in range(400):
+        if server.started:
+            return f"http://127.0.0.1:{port}/"
         time.sleep(0.05)
-    return f"http://127.0.0.1:{port}/"
+    raise SystemExit("the server did not start within 20 s")
 
 
 def wait_for(condition, seconds: float = 60.0):

@@ -5,6 +5,8 @@ a file outside it however the name is spelled; a missing folder stops the server
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from collections import Counter
 from urllib.parse import unquote
 
@@ -100,6 +102,7 @@ def test_highlights_are_the_words_bm25_matched(client):
     for mode in ("bm25", "hybrid", "dense"):
         hits = client.post("/v1/search", json={"query": "the kitten sleeping", "mode": mode, "highlight": True})
         assert hits.status_code == 200, hits.text
+        assert {"t2", "t4"} <= {hit["id"] for hit in hits.json()["data"]}, mode
         for hit in hits.json()["data"]:
             marked = [hit["text"][start:end] for start, end in hit["highlights"]]
             expected = {"t2": ["kitten", "sleeps"], "t4": ["kittens", "sleep"]}.get(hit["id"], [])
@@ -206,3 +209,10 @@ def test_the_page_is_static_and_puts_no_data_in_as_html(client):
     assert policy["default-src"] == "'none'" and policy["script-src"] == "'unsafe-inline'"
     assert policy["connect-src"] == "'self'" and policy["frame-ancestors"] == "'none'"
     assert "://" not in page.text  # nothing named from another site
+
+
+def test_the_filter_builder_quotes_every_keyword_the_parser_reserves(client):
+    from emberta.index.filters import _KEYWORDS
+
+    page_keywords = re.search(r"const KEYWORDS = new Set\((\[[^\]]*\])\)", client.get("/").text).group(1)
+    assert set(json.loads(page_keywords)) == _KEYWORDS  # a keyword the page did not know would go unquoted

@@ -367,6 +367,14 @@ class Index:
     def __len__(self) -> int:
         return self.store.count()
 
+    def overview(self) -> dict:
+        """What the index holds, for the web page: documents, model, and each metadata field's values
+        (overview.index_overview), from the current folder."""
+        from emberta.index.overview import index_overview
+
+        self._follow_replacement()
+        return index_overview(self)
+
     def info(self) -> dict:
         """Settings and counts, for `emberta index info`."""
         self._state.refresh()

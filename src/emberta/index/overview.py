@@ -2,19 +2,19 @@
 filterable metadata field with the documents that have it, its distinct values, its range (numbers) and its most
 common values. The web page of `emberta serve` shows it and builds filters from it.
 
-Computed by SQL over the typed columns of the documents store (one aggregate and one GROUP BY per field, on
-columns that carry an SQLite index), so it costs a pass over the documents, not over the vectors.
+Computed from the snapshot's in-memory filter columns (types.Column, built once per committed generation for
+filtered search), so it costs numpy passes over live rows, no SQL and no pass over the vectors.
 """
 
 from __future__ import annotations
 
 import math
-import re
 
-from emberta.index.types import Field
+import numpy as np
+
+from emberta.index.types import Column
 
 TOP_VALUES = 10
-_COLUMN = re.compile(r"f\d+")  # the store names its typed columns f0, f1, ...; anything else is not ours
 
 
 def index_overview(index, *, top: int = TOP_VALUES) -> dict:
@@ -22,43 +22,45 @@ def index_overview(index, *, top: int = TOP_VALUES) -> dict:
 
     Each field: {"name", "type" ("number" | "text" | "bool"), "documents" (how many have a value), "distinct",
     "values" (the `top` most common, [{"value", "count"}], most common first, ties in value order)}, and for
-    numbers "min" and "max". Callers sharing one index connection between threads hold their lock around it."""
-    store = index.store
+    numbers "min" and "max"."""
+    snapshot = index.snapshot(max_age=0)
     encoder = index.config.get("encoder") or {}
+    fields = index.store.fields().values()
     return {
-        "documents": store.count(),
+        "documents": int(snapshot.live.sum()),
         "model": {
             "name": encoder.get("name"),  # None for an index built from vectors only
             "spec": encoder.get("spec"),
             "fingerprint": index.config["fingerprint"],
             "dim": int(index.dim),
         },
-        "fields": [field_summary(store.conn, field, top) for field in store.fields().values()],
+        "fields": [field_summary(f.name, snapshot.columns[f.column], snapshot.live, top) for f in fields],
     }
 
 
-def field_summary(conn, field: Field, top: int = TOP_VALUES) -> dict:
-    """The summary of one metadata `field` (see `index_overview`) from the documents table behind `conn`."""
-    if not _COLUMN.fullmatch(field.column):
-        raise ValueError(f"unexpected column name {field.column!r} for field {field.name!r}")
-    column = field.column
-    present, distinct, low, high = conn.execute(
-        f"SELECT count({column}), count(DISTINCT {column}), min({column}), max({column}) FROM documents"
-    ).fetchone()
-    rows = conn.execute(
-        f"SELECT {column}, count(*) AS n FROM documents WHERE {column} IS NOT NULL GROUP BY {column} "
-        f"ORDER BY n DESC, {column} LIMIT ?",
-        (int(top),),
-    ).fetchall()
+def field_summary(name: str, column: Column, live: np.ndarray, top: int = TOP_VALUES) -> dict:
+    """The summary of one metadata field (see `index_overview`) from its in-memory `column` over `live` rows."""
+    if column.type == "text":
+        codes = column.codes[live & (column.codes >= 0)]
+        counts = np.bincount(codes, minlength=len(column.categories))
+        values = np.asarray(column.categories, dtype=object)
+        present = counts > 0
+        values, counts = values[present], counts[present]
+    else:
+        found = column.values[live & ~np.isnan(column.values)]
+        values, counts = np.unique(found, return_counts=True)
+    order = np.argsort(-counts, kind="stable")[:top]  # values come sorted, so ties keep value order
     summary = {
-        "name": field.name,
-        "type": field.type,
-        "documents": int(present),
-        "distinct": int(distinct),
-        "values": [{"value": _value(field.type, value), "count": int(n)} for value, n in rows],
+        "name": name,
+        "type": column.type,
+        "documents": int(counts.sum()),
+        "distinct": len(values),
+        "values": [{"value": _value(column.type, values[i]), "count": int(counts[i])} for i in order],
     }
-    if field.type == "number":
-        summary["min"], summary["max"] = _value("number", low), _value("number", high)
+    if column.type == "number":
+        present = len(values) > 0
+        summary["min"] = _value("number", values[0]) if present else None
+        summary["max"] = _value("number", values[-1]) if present else None
     return summary
 
 

@@ -36,9 +36,9 @@ class ReportFolder:
         self.path = given.resolve()
 
     def reports(self) -> dict[str, Path]:
-        """name -> file of every report the folder holds now, by name."""
+        """name -> file of every report the folder holds now."""
         found = {}
-        for entry in sorted(self.path.iterdir(), key=lambda p: p.name):
+        for entry in self.path.iterdir():
             if entry.name.startswith(".") or entry.suffix.lower() != ".html":
                 continue
             try:
@@ -50,8 +50,8 @@ class ReportFolder:
         return found
 
     def listing(self) -> list[dict]:
-        """[{"name", "title", "bytes", "modified"}] of the reports, by name; title is the report's <title>
-        (or its name), modified an ISO 8601 time in UTC."""
+        """[{"name", "title", "bytes", "modified"}] of the reports, newest first (then by name); title is the
+        report's <title> (or its name), modified an ISO 8601 time in UTC."""
         rows = []
         for name, target in self.reports().items():
             try:
@@ -61,7 +61,8 @@ class ReportFolder:
                 continue
             modified = datetime.fromtimestamp(stat.st_mtime, timezone.utc).isoformat(timespec="seconds")
             rows.append({"name": name, "title": title, "bytes": stat.st_size, "modified": modified})
-        return rows
+        rows.sort(key=lambda row: row["name"])
+        return sorted(rows, key=lambda row: row["modified"], reverse=True)
 
     def read(self, name: str) -> bytes | None:
         """The bytes of the report called `name`, or None when the folder lists no report by that name."""

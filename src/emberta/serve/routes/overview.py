@@ -7,7 +7,6 @@ import asyncio
 
 from fastapi import APIRouter
 
-from emberta.index.overview import index_overview
 from emberta.serve.dependencies import LoadedIndex, State
 from emberta.serve.schema import IndexOverview, errors
 
@@ -21,7 +20,7 @@ async def overview(index: LoadedIndex, state: State):
 
     def run():
         with state.index_lock:
-            return index_overview(index)
+            return index.overview()
 
-    summary = await asyncio.get_running_loop().run_in_executor(None, run)  # a pass over the documents
+    summary = await asyncio.get_running_loop().run_in_executor(None, run)  # numpy passes over the filter columns
     return {"object": "index_overview", **summary}

@@ -22,15 +22,14 @@ def _folder(state) -> ReportFolder:
 
 
 @router.get("/v1/reports", responses={200: {"model": ReportList}, **errors(404)})
-async def reports(state: State):
+def reports(state: State):  # plain def: FastAPI runs its file reads in its threadpool, off the event loop
     """The HTML reports of the served folder (*.html), newest first: name, title, size and modification time."""
-    rows = sorted(_folder(state).listing(), key=lambda row: row["modified"], reverse=True)
-    return {"object": "list", "data": rows}
+    return {"object": "list", "data": _folder(state).listing()}
 
 
 @router.get("/v1/reports/{name}", response_class=HTMLResponse,
             responses={200: HTML_REPORT, **errors(404, text_route=True)})  # fmt: skip
-async def report(name: str, state: State):
+def report(name: str, state: State):
     """One report of the served folder, by the name the listing gives; sandboxed (its own inline scripts only,
     no requests out) when opened directly."""
     content = _folder(state).read(name)

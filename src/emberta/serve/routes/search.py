@@ -43,8 +43,9 @@ async def search(index: LoadedIndex, body: JsonBody, state: State):  # index fir
 
     hits, spans = await _searched(run)
     rows = _hit_rows(hits)
-    for row, found in zip(rows, spans or (), strict=False):
-        row["highlights"] = found
+    if spans is not None:
+        for row, found in zip(rows, spans, strict=True):
+            row["highlights"] = found
     return {"object": "list", "data": rows}
 
 
