@@ -56,6 +56,18 @@ def test_model_variants_in_a_spec(tiny_models, tmp_path):
     assert emberta.load_encoder(f"{tiny_models['bert-st']}@torch").fingerprint == plain.fingerprint
 
 
+def spearman_of_static_model(spec: str, sts) -> float:
+    """The STS score of a model2vec folder computed with model2vec and scipy, not through emberta."""
+    from model2vec import StaticModel
+    from scipy.stats import spearmanr
+
+    rows = [json.loads(line) for line in sts.read_text().splitlines()]
+    model = StaticModel.from_pretrained(spec.removeprefix("static:").removesuffix("@torch"))
+    a, b = (model.encode([r[k] for r in rows]) for k in ("sentence1", "sentence2"))
+    cosines = (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    return float(spearmanr(cosines, [r["score"] for r in rows]).statistic)
+
+
 def test_eval_compares_models_dedupes_and_measures_costs(static_models, tmp_path):
     first, second = (f"static:{f}" for f in static_models)
     out = tmp_path / "results"
@@ -72,7 +84,8 @@ def test_eval_compares_models_dedupes_and_measures_costs(static_models, tmp_path
         meta = json.loads(meta_file.read_text())
         task = json.loads((meta_file.parent / "mysts.json").read_text())
         assert meta["revision"] == meta_file.parent.name and meta["name"]  # what MTEB's loader reads
-        assert task["scores"]["test"][0]["main_score"] == pytest.approx(task["scores"]["test"][0]["cosine_spearman"])
+        expected = spearman_of_static_model(meta["emberta"]["spec"], sts_file(tmp_path))  # computed here, apart
+        assert task["scores"]["test"][0]["main_score"] == pytest.approx(expected, abs=1e-6)
         costs = meta["emberta"]["costs"]
         assert costs["dim"] in (8, 16) and costs["bytes_per_vector"] == 4 * costs["dim"]
         assert costs["texts_per_second"] > 0 and costs["first_vector_seconds"] > 0 and costs["peak_memory_bytes"] > 0
@@ -136,3 +149,20 @@ def test_published_columns_equal_the_reference_file(data_dir):
             else:  # a task MTEB has no number for, or only some of its subsets: no published score
                 assert value is None
         assert table.rows[-1].values[table.columns.index(published[model])] is None  # not every task: no mean
+
+
+def test_the_reference_table_agrees_with_the_published_package_data():
+    """references.py (what `eval` prints beside scores) and mteb_published.json (--compare-published) hold the same
+    MTEB numbers twice; each MTEB reference must be the package value rounded to 2 decimals."""
+    from emberta.tasks.published import published_scores
+    from emberta.tasks.references import MTEB, REFERENCES
+
+    models = {name.rsplit("/", 1)[-1]: tasks for name, tasks in published_scores()["models"].items()}
+    compared = 0
+    for model, references in REFERENCES.items():
+        for (task, subset), reference in references.items():
+            published = models.get(model, {}).get(task, {}).get("main_score", {})
+            if reference.source == MTEB and subset in published:
+                assert reference.value == pytest.approx(100 * published[subset], abs=0.005 + 1e-9), (model, task, subset)
+                compared += 1
+    assert compared >= 30

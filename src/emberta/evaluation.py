@@ -80,12 +80,13 @@ def write_run_meta(encoder: Encoder, folder: Path, *, spec: str | None = None, c
     """Write the result folder's model_meta.json (MTEB's sidecar; see tasks.result_files): the model, its
     fingerprint, backend, emberta's and the libraries' versions, the machine, and the cost figures when measured
     (a run without them keeps those an earlier run of the same fingerprint recorded)."""
+    from emberta.io.jsontext import read_json_file
     from emberta.machine import machine, versions
     from emberta.tasks import result_files
 
     if costs is None and (folder / result_files.RUN_META_FILE).is_file():
         try:
-            costs = (result_files.read_json(folder / result_files.RUN_META_FILE).get("emberta") or {}).get("costs")
+            costs = (read_json_file(folder / result_files.RUN_META_FILE).get("emberta") or {}).get("costs")
         except (EmbertaError, AttributeError):
             costs = None
     facts = {"spec": spec or encoder.folder.spec, "model": encoder.name, "fingerprint": encoder.fingerprint,

@@ -125,6 +125,7 @@ def _compare(models: list[str], specs, options: dict, run: dict, *, published: b
     from emberta.compare import compare_models, comparison
     from emberta.io.atomic import check_writable_dir
     from emberta.report.tables import comparison_table
+    from emberta.tasks.comparison import COST_FIELDS
 
     if report is not None and report.parent.resolve() != Path(run["output_dir"]).resolve():
         check_writable_dir(report, "--report")  # (the output folder itself is made by the run)
@@ -138,10 +139,8 @@ def _compare(models: list[str], specs, options: dict, run: dict, *, published: b
 
     def measured(label: str, figures: dict) -> None:
         if not quiet:
-            echo_err(
-                f"{label} / costs: {figures['texts_per_second']:.1f} texts/s, first vector "
-                f"{figures['first_vector_seconds']:.2f} s, peak memory {figures['peak_memory_bytes'] / 1e6:.0f} MB"
-            )
+            shown = ", ".join(f"{f.label} {f.show(figures.get(f.key)) or '?'}" for f in COST_FIELDS[:3])
+            echo_err(f"{label} / costs: {shown}")  # a figure the probe could not read is None
 
     runs = compare_models(models, specs, options=options, measure=costs, on_result=progress, on_duplicate=duplicate,
                           on_costs=measured, **run)  # fmt: skip

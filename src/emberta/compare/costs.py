@@ -10,6 +10,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -37,11 +38,14 @@ def measure_costs(spec: str, options: dict, texts: list[str], *, batch_size: int
             start = time.perf_counter()
             child = subprocess.Popen([sys.executable, "-m", "emberta.compare.probe", str(request_file)],
                                      stdout=subprocess.PIPE, stderr=log, text=True, env=_child_env())  # fmt: skip
+            deadline = threading.Timer(TIMEOUT_SECONDS, child.kill)  # a hung probe must not hang the comparison
+            deadline.start()
             try:
                 first = _time_first_vector(child, start)
                 lines = child.stdout.read().strip().splitlines()
-                child.wait(timeout=TIMEOUT_SECONDS)
+                child.wait()
             finally:
+                deadline.cancel()
                 if child.poll() is None:
                     child.kill()
                     child.wait()

@@ -54,11 +54,11 @@ def measure(request: dict) -> dict:
 def peak_memory_bytes() -> int | None:
     """The process's peak resident memory: VmHWM on Linux (per address space, so not the parent's, as ru_maxrss
     can be after fork and exec), ru_maxrss elsewhere."""
-    status = Path("/proc/self/status")
-    if status.is_file():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
+    from emberta.machine import proc_kib  # after the timed rounds: no import inside the measured time
+
+    peak = proc_kib("/proc/self/status", "VmHWM")
+    if peak is not None:
+        return peak
     try:
         import resource
     except ImportError:  # pragma: no cover - Windows

@@ -16,6 +16,7 @@ from emberta.encoders import check_model, load_encoder
 from emberta.encoders.model_spec import short_label
 from emberta.errors import OptionError
 from emberta.evaluation import evaluate, prepare_tasks, write_run_meta
+from emberta.io.datasets import dataset_folder
 from emberta.task_kinds import KINDS, subsets
 from emberta.tasks.comparison import Column, Comparison, column_from_results, compare_results
 from emberta.tasks.registry import TaskSpec
@@ -39,8 +40,7 @@ class ModelRun:
 
     def column(self) -> Column:
         """This run as a column of a comparison."""
-        info = {"spec": self.spec, "fingerprint": self.fingerprint, "folder": str(self.folder or "")}
-        return column_from_results(self.label, self.results, costs=self.costs, name=self.name, info=info)
+        return column_from_results(self.label, self.results, costs=self.costs, name=self.name)
 
 
 def compare_models(
@@ -86,6 +86,7 @@ def compare_models(
                 first.same_as.append(spec)
                 if on_duplicate is not None:
                     on_duplicate(spec, first.spec)
+                del encoder  # one model in memory at a time
                 continue
             label = labels[spec]
             report = None if on_result is None else lambda r, lb=label: on_result(lb, r)
@@ -114,7 +115,7 @@ def _task_texts(task_specs: list[TaskSpec], root: Path) -> list[list[str]]:
     """The distinct texts of each task (all its subsets), one list per task."""
     groups = []
     for spec in task_specs:
-        folder = Path(spec.folder) if Path(spec.folder).is_absolute() else root / spec.folder
+        folder = dataset_folder(root, spec.folder, spec.name)  # an absolute folder (ad-hoc task) stays as it is
         texts: list[str] = []
         for subset in subsets(spec, folder):
             texts += KINDS[spec.type].subset_texts(subset).texts

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import json
 import os
 import warnings
 from collections import Counter
@@ -16,7 +15,8 @@ from pathlib import Path
 
 from emberta.encoders.model_spec import short_label
 from emberta.errors import EmbertaError, InputError
-from emberta.tasks.result_files import RUN_META_FILE, is_task_file, read_json, task_result_from_dict, task_version
+from emberta.io.jsontext import parse_json, read_json_file
+from emberta.tasks.result_files import RUN_META_FILE, is_task_file, task_result_from_dict, task_version
 from emberta.tasks.results import TaskResult
 
 # JSON files of model folders, checkpoints and other commands' outputs: never task results
@@ -119,9 +119,9 @@ def _load(path: Path):
     try:
         if path.stat().st_size > MAX_JSON_BYTES:
             return None
-        return read_json(path)
+        return read_json_file(path)
     except InputError as exc:
-        _warn(f"skipped {exc}")
+        _warn(f"skipped a corrupt JSON file: {exc}")
         return None
 
 
@@ -155,13 +155,16 @@ def _read_sweep(path: Path) -> list[dict]:
 
 
 def _read_jsonl(path: Path) -> list[dict] | None:
-    entries, number = [], 0
+    entries = []
     try:
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):  # noqa: B007
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if line.strip():
-                entries.append(json.loads(line))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        _warn(f"skipped {path}:{number}: corrupt training log ({exc})")
+                entries.append(parse_json(line, path=path, line=number))
+    except (OSError, UnicodeDecodeError) as exc:
+        _warn(f"skipped {path}: corrupt training log ({exc})")
+        return None
+    except InputError as exc:
+        _warn(f"skipped a corrupt training log: {exc}")
         return None
     return [e for e in entries if isinstance(e, dict)]
 

@@ -34,9 +34,7 @@ def comparison_of(inputs: ReportInputs, *, published: bool = False) -> Compariso
     """The comparison of the evaluated runs (None without any), with MTEB's published columns when asked."""
     if not inputs.runs:
         return None
-    columns = [column_from_results(r.label, r.results, costs=r.meta.get("costs"), name=r.name,
-                                   info={"folder": str(r.folder), "spec": r.meta.get("spec", "")})
-               for r in inputs.runs]  # fmt: skip
+    columns = [column_from_results(r.label, r.results, costs=r.meta.get("costs"), name=r.name) for r in inputs.runs]
     return compare_results(columns, [res for r in inputs.runs for res in r.results], published=published)
 
 

@@ -4,7 +4,7 @@ each row marked, and the cost figures measured for each local model. Plain data,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -54,7 +54,6 @@ class Column:
     name: str = ""
     published: bool = False
     costs: dict | None = None
-    info: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -94,10 +93,9 @@ class Comparison:
         return out
 
 
-def column_from_results(label: str, results: list[TaskResult], *, costs: dict | None = None, name: str = "",
-                        info: dict | None = None) -> Column:  # fmt: skip
+def column_from_results(label: str, results: list[TaskResult], *, costs: dict | None = None, name: str = "") -> Column:
     """A local model's column: each task's main score x100."""
-    return Column(label, {r.task_name: 100 * r.main_score for r in results}, name or label, False, costs, info or {})
+    return Column(label, {r.task_name: 100 * r.main_score for r in results}, name or label, False, costs)
 
 
 def build_comparison(columns: list[Column], tasks: list[tuple[str, str, str]]) -> Comparison:

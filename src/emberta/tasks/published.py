@@ -35,7 +35,5 @@ def published_columns(task_subsets: dict[str, list[str]]) -> list[Column]:
             published = tasks.get(task, {}).get("main_score", {})
             if subsets and all(s in published for s in subsets):
                 scores[task] = 100 * float(np.mean([published[s] for s in subsets]))
-        info = {"source": "MTEB (embeddings-benchmark/results)",
-                "files": sorted({tasks[t]["results_file"] for t in scores})}  # fmt: skip
-        columns.append(Column(model.rsplit("/", 1)[-1], scores, model, True, None, info))
+        columns.append(Column(model.rsplit("/", 1)[-1], scores, model, True, None))
     return columns

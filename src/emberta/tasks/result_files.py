@@ -41,16 +41,6 @@ def task_result_from_dict(data: dict, path: Path) -> TaskResult:
         raise InputError(f"not an MTEB task result ({type(exc).__name__}: {exc})", path=path) from None
 
 
-def read_json(path: Path):
-    """The parsed JSON of `path`; InputError naming the file and line when it is not JSON."""
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"corrupt JSON ({exc.msg}, column {exc.colno})", path=path, line=exc.lineno) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read ({exc})", path=path) from None
-
-
 def task_version(result: TaskResult) -> tuple:
     """What must agree for two results of a task to be comparable: the data (dataset_revision), the split, the
     main metric and the subsets."""
