@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -63,10 +62,12 @@ def run_emberta(name: str, paths: dict, *, dev: bool, **options) -> dict:
 
 
 def phase_frozen(data: Path, seeds: int, full_sets: list[str], save) -> dict:
+    from emberta.classify.heads import FROZEN_HEADS
+
     results = {}
     for name in SETS:
         paths = files(data, name)
-        for head in ("logreg", "mlp"):
+        for head in FROZEN_HEADS:
             for shots in SHOTS:
                 runs = [run_emberta(name, paths, dev=True, head=head, samples_per_label=shots, seed=seed)
                         for seed in range(seeds)]  # fmt: skip
@@ -152,30 +153,28 @@ def summarise(runs: list[dict]) -> dict:
 
 
 def machine() -> dict:
+    """emberta's machine record (CPU, cores, memory, OS) with the library versions, SetFit's (the peer) added."""
     from importlib.metadata import PackageNotFoundError, version
 
-    import setuptools  # noqa: F401 - keeps importlib.metadata happy on some installs
+    from emberta.machine import machine as machine_record
+    from emberta.machine import versions
 
-    def v(name):
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            return None
-
-    return {"cpu": platform.processor() or platform.machine(), "cores": len(os.sched_getaffinity(0)),
-            "python": platform.python_version(), "versions": {p: v(p) for p in (
-                "emberta", "torch", "transformers", "sentence-transformers", "scikit-learn", "setfit")}}  # fmt: skip
+    try:
+        setfit = version("setfit")
+    except PackageNotFoundError:
+        setfit = None
+    return dict(machine_record(), versions=dict(versions(), setfit=setfit))
 
 
 def record(phase: str, results: dict, settings: dict) -> None:
+    from emberta.io.atomic import write_text_atomic
+
     document = json.loads(OUT.read_text(encoding="utf-8")) if OUT.is_file() else {}
     document.setdefault("baselines", BASELINES)
     document["machine"] = machine()
     document[phase] = {"settings": settings, "results": results,
                        "recorded": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}  # fmt: skip
-    tmp = OUT.with_name(OUT.name + ".partial")
-    tmp.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(OUT)
+    write_text_atomic(OUT, json.dumps(document, indent=2) + "\n")
 
 
 def cell(results: dict, key: str, digits: int = 1) -> str:

@@ -19,12 +19,11 @@ import numpy as np
 
 from emberta.classify.calibration import sigmoid, softmax
 from emberta.classify.erase import Eraser
-from emberta.classify.heads import DenseHead
+from emberta.classify.heads import MODEL_FILES_HEADS, DenseHead
 from emberta.errors import ModelError, OutputError
 
 FORMAT_VERSION = 1
 META_FILE = "classifier.json"
-MODEL_FILES_HEADS = ("finetune", "setfit")  # heads whose folder holds a trained encoder
 
 
 class Classifier:
@@ -111,7 +110,8 @@ class Classifier:
                 from emberta.classify.finetune_model import load_sequence_model
 
                 self._model = load_sequence_model(self.folder)
-            return sequence_logits(self._model, list(texts), pairs, batch_size=batch_size)
+            max_length = self.meta.get("options", {}).get("max_length", 128)  # as trained (None: the model's own)
+            return sequence_logits(self._model, list(texts), pairs, batch_size=batch_size, max_length=max_length)
         return self.head.logits(self.features(texts, pairs, cache=cache))
 
     def proba_from_logits(self, logits: np.ndarray) -> np.ndarray:

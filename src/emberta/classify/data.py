@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from emberta.errors import InputError, OptionError
+from emberta.errors import InputError
 
 
 @dataclass
@@ -74,9 +74,6 @@ def read_examples(path: str | Path, fields: Fields = Fields(), *, labelled: bool
     if fields.nuisance:
         examples.nuisance = []
     with TextReader(path, field=fields.text, meta_fields=wanted or None) as reader:
-        if reader.format == ".txt" and (labelled or wanted):
-            raise OptionError(f"{path}: a .txt file holds texts only; give labelled examples as .jsonl, .csv or "
-                              ".parquet with a text and a label field")  # fmt: skip
         for record in reader:
             meta = record.meta or {}
             examples.texts.append(record.text)
@@ -91,7 +88,6 @@ def read_examples(path: str | Path, fields: Fields = Fields(), *, labelled: bool
 
 
 def _label(value, fields: Fields, name: str, line: int):
-    option = f"--label-field {fields.label}"
     if fields.multi_label:
         if isinstance(value, str) and value.strip().startswith("["):  # a CSV cell holding a JSON list
             with contextlib.suppress(ValueError):
@@ -101,11 +97,10 @@ def _label(value, fields: Fields, name: str, line: int):
                              f'each row needs a list such as ["sports", "politics"] ([] for none)',
                              path=name, line=line)  # fmt: skip
         return sorted({_scalar(v, fields.label, name, line) for v in value})
-    return _scalar(value, fields.label, name, line, option)
+    return _scalar(value, fields.label, name, line)
 
 
-def _scalar(value, field_name: str, name: str, line: int, option: str | None = None) -> str:
-    option = option or field_name
+def _scalar(value, field_name: str, name: str, line: int) -> str:
     if value is None:
         raise InputError(f"no label in field {field_name!r}; every row needs one (choose the field with "
                          f"--label-field)", path=name, line=line)  # fmt: skip

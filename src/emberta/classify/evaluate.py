@@ -8,10 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from emberta.classify.calibration import sigmoid, softmax
 from emberta.classify.data import Examples
-from emberta.classify.frozen import targets
-from emberta.classify.metrics import classification_metrics, expected_calibration_error, multilabel_metrics
+from emberta.classify.frozen import uncalibrated_proba
+from emberta.classify.metrics import classification_metrics, expected_calibration_error, multilabel_metrics, targets
 
 METRICS_FILE = "metrics.json"
 CONFUSION_FILE = "confusion.png"
@@ -25,15 +24,15 @@ def score(classifier, examples: Examples, *, cache=True, logits: np.ndarray | No
         logits = classifier.logits(examples.texts, examples.pairs, cache=cache)
     proba = classifier.proba_from_logits(logits)
     labels = classifier.labels
+    raw = uncalibrated_proba(np.asarray(logits, dtype=np.float64), classifier.multi_label)
     if classifier.multi_label:
         metrics = multilabel_metrics(proba, labels, examples.labels, classifier.thresholds)
         y = targets(examples.labels, labels, True)
-        raw = sigmoid(np.asarray(logits, dtype=np.float64)).ravel()
+        raw = raw.ravel()
         metrics["ece_uncalibrated"] = expected_calibration_error(np.stack([1 - raw, raw], axis=1), y.ravel())
     else:
         metrics = classification_metrics(proba, labels, examples.labels)
-        y = targets(examples.labels, labels, False)
-        metrics["ece_uncalibrated"] = expected_calibration_error(softmax(np.asarray(logits, dtype=np.float64)), y)
+        metrics["ece_uncalibrated"] = expected_calibration_error(raw, targets(examples.labels, labels, False))
     metrics["temperature"] = classifier.temperature
     if metrics["unseen_labels"]:
         unseen = ", ".join(map(repr, metrics["unseen_labels"]))
@@ -49,6 +48,7 @@ def write_report(metrics: dict, folder: Path, *, plot: bool = True) -> None:
     folder = Path(folder)
     write_text_atomic(folder / METRICS_FILE, json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
     if plot and "confusion" in metrics:
-        from emberta.classify.plot import confusion_png
+        from emberta.report.plots import confusion_plot
 
-        confusion_png(metrics["confusion"]["labels"], np.array(metrics["confusion"]["matrix"]), folder / CONFUSION_FILE)
+        confusion = metrics["confusion"]
+        confusion_plot(confusion["labels"], np.array(confusion["matrix"]), folder / CONFUSION_FILE)

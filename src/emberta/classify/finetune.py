@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from emberta.classify.frozen import targets
 from emberta.classify.losses import build_loss, inverse_frequency_weights
+from emberta.classify.metrics import targets
 from emberta.classify.options import TrainOptions
 
 ST_FILES = ("config_sentence_transformers.json", "sentence_bert_config.json")
@@ -29,7 +29,6 @@ def train_finetune(model: str, splits, labels: list[str], opts: TrainOptions, fo
                    checkpoints: Path) -> dict:  # fmt: skip
     """Fine-tune `model` on splits.train (early stopping on splits.dev) and save it into `folder`; checkpoints
     go to `checkpoints` (resumed from with opts.resume, removed at the end). Returns what training did."""
-    import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, EarlyStoppingCallback, set_seed
 
     from emberta.encoders.model_folder import resolve_model_folder
@@ -68,7 +67,6 @@ def train_finetune(model: str, splits, labels: list[str], opts: TrainOptions, fo
     _copy_sentence_modules(source, folder)
     best = trainer.state.best_metric
     shutil.rmtree(checkpoints, ignore_errors=True)
-    del torch
     return {"seconds": round(seconds, 2), "steps": int(result.global_step), "best_dev_macro_f1": best,
             "epochs_run": trainer.state.epoch, "resumed": bool(resume)}  # fmt: skip
 

@@ -24,8 +24,9 @@ def load_sequence_model(folder: Path):
 
 
 def sequence_logits(loaded, texts: list[str], pairs: list[str] | None = None, *, batch_size: int = 32,
-                    max_length: int = 128) -> np.ndarray:  # fmt: skip
-    """(n, k) float64 logits of `texts` (with their second texts `pairs`, for pair tasks)."""
+                    max_length: int | None = 128) -> np.ndarray:  # fmt: skip
+    """(n, k) float64 logits of `texts` (with their second texts `pairs`, for pair tasks), each truncated to
+    `max_length` tokens (None: the tokenizer's own limit)."""
     import torch
 
     model, tokenizer = loaded

@@ -10,19 +10,6 @@ from emberta.classify.erase import fit_eraser
 from emberta.classify.heads import ALPHA_GRID, C_GRID, DEFAULT_ALPHA, DEFAULT_C, DenseHead, fit_head
 
 
-def targets(labels: list, names: list[str], multi_label: bool) -> np.ndarray:
-    """Class indices (n,), or an (n, k) 0/1 matrix when multi-label; labels not in `names` give -1 (or no 1)."""
-    index = {name: i for i, name in enumerate(names)}
-    if multi_label:
-        y = np.zeros((len(labels), len(names)), dtype=int)
-        for i, row in enumerate(labels):
-            for label in row:
-                if label in index:
-                    y[i, index[label]] = 1
-        return y
-    return np.array([index.get(label, -1) for label in labels], dtype=int)
-
-
 def macro_f1(logits: np.ndarray, y: np.ndarray, multi_label: bool) -> float:
     """Macro-F1 of argmax predictions (multi-label: sigmoid cut at 0.5)."""
     from sklearn.metrics import f1_score

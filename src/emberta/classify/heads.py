@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 HEADS = ("logreg", "mlp", "finetune", "setfit")
-FROZEN_HEADS = ("logreg", "mlp")
+FROZEN_HEADS = ("logreg", "mlp")  # heads on frozen embeddings
+MODEL_FILES_HEADS = ("finetune", "setfit")  # heads whose folder holds a trained encoder
 # the regularisation tried on --dev: logreg's inverse strength C, mlp's L2 penalty alpha
 C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
 ALPHA_GRID = (1e-4, 1e-3, 1e-2, 1e-1)

@@ -10,6 +10,19 @@ from __future__ import annotations
 import numpy as np
 
 
+def targets(labels: list, names: list[str], multi_label: bool) -> np.ndarray:
+    """Class indices (n,), or an (n, k) 0/1 matrix when multi-label; labels not in `names` give -1 (or no 1)."""
+    index = {name: i for i, name in enumerate(names)}
+    if multi_label:
+        y = np.zeros((len(labels), len(names)), dtype=int)
+        for i, row in enumerate(labels):
+            for label in row:
+                if label in index:
+                    y[i, index[label]] = 1
+        return y
+    return np.array([index.get(label, -1) for label in labels], dtype=int)
+
+
 def expected_calibration_error(proba: np.ndarray, truth: np.ndarray, bins: int = 15) -> float:
     """ECE (Guo et al. 2017): the bin-weighted gap between confidence and accuracy, over `bins` equal-width bins
     of the top probability. proba: (n, k); truth: (n,) class indices (-1 for a label the classifier lacks)."""
@@ -62,11 +75,7 @@ def multilabel_metrics(proba: np.ndarray, labels: list[str], truth: list[list[st
 
     index = {label: i for i, label in enumerate(labels)}
     unseen = sorted({t for row in truth for t in row if t not in index})
-    y_true = np.zeros((len(truth), len(labels)), dtype=int)
-    for i, row in enumerate(truth):
-        for t in row:
-            if t in index:
-                y_true[i, index[t]] = 1
+    y_true = targets(truth, labels, True)
     y_pred = (proba >= thresholds).astype(int)
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, zero_division=0)
     binary = np.stack([1 - proba.ravel(), proba.ravel()], axis=1)

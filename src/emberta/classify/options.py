@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from emberta.classify.heads import HEADS
+from emberta.classify.heads import HEADS, MODEL_FILES_HEADS
 from emberta.errors import OptionError
 
 LOSSES = ("ce", "weighted-ce", "focal")
@@ -15,10 +15,11 @@ CLASS_WEIGHTS = ("balanced", "none")
 class TrainOptions:
     """head: logreg | mlp | finetune | setfit. class_weight: balanced | none (frozen heads and setfit's head).
     strength: fix the regularisation (logreg C, mlp alpha) instead of choosing it on dev. loss: ce | weighted-ce |
-    focal (finetune), focal_gamma. epochs, lr, batch_size, warmup_ratio, patience (evaluations without a better
-    dev macro-F1 before stopping), max_length: finetune and setfit. samples_per_label: keep N examples per class
-    (seeded; few-shot). setfit_iterations: pairs drawn per example (SetFit's num_iterations). seed. multi_label.
-    erase_field: the nuisance field for --erase-subspace. resume: continue an interrupted finetune."""
+    focal (finetune), focal_gamma. epochs, patience (evaluations without a better dev macro-F1 before stopping),
+    max_length: finetune only (setfit tunes for one pass over its pairs). lr, batch_size, warmup_ratio: finetune and
+    setfit. samples_per_label: keep N examples per class (seeded; few-shot). setfit_iterations: pairs drawn per
+    example (SetFit's num_iterations). seed. multi_label. erase_field: the nuisance field for --erase-subspace.
+    resume: continue an interrupted finetune."""
 
     head: str = "logreg"
     class_weight: str = "none"
@@ -48,7 +49,7 @@ class TrainOptions:
             (self.focal_gamma >= 0, "--focal-gamma must be 0 or more"),
             (self.loss == "ce" or self.head == "finetune", "--loss applies to --head finetune only"),
             (not (self.multi_label and self.head == "setfit"), "--multi-label works with logreg, mlp and finetune"),
-            (not (self.erase_field and self.head in ("finetune", "setfit")),
+            (not (self.erase_field and self.head in MODEL_FILES_HEADS),
              "--erase-subspace works with the heads on frozen embeddings (logreg, mlp)"),
             (not (self.multi_label and self.loss != "ce"), "--multi-label trains with a sigmoid loss; drop --loss"),
         ]  # fmt: skip

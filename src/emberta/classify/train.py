@@ -13,7 +13,9 @@ from pathlib import Path
 from emberta.classify.classifier import Classifier, check_out_dir
 from emberta.classify.data import Examples, Fields, read_examples
 from emberta.classify.evaluate import score, write_report
-from emberta.classify.frozen import calibrate, erase_if_asked, targets, train_frozen
+from emberta.classify.frozen import calibrate, erase_if_asked, train_frozen
+from emberta.classify.heads import MODEL_FILES_HEADS
+from emberta.classify.metrics import targets
 from emberta.classify.options import TrainOptions
 from emberta.classify.sampling import check_classes, known_rows, sample_per_label
 
@@ -42,8 +44,10 @@ def train(train: str | Path | Examples, *, model="default", dev: str | Path | Ex
         clf = emberta.classify.train("train.jsonl", dev="dev.jsonl", head="logreg", class_weight="balanced")
         clf.predict(["what a day"])
     """
+    from emberta.cache import open_store
+
     opts = TrainOptions(**options)
-    if opts.head in ("finetune", "setfit") and not isinstance(model, (str, Path)):
+    if opts.head in MODEL_FILES_HEADS and not isinstance(model, (str, Path)):
         model = model.folder.spec  # these heads train a copy of the model from its folder
     fields = Fields(text_field, label_field, text_pair_field, opts.erase_field, opts.multi_label)
     splits = read_splits(train, dev, test, fields)
@@ -53,11 +57,14 @@ def train(train: str | Path | Examples, *, model="default", dev: str | Path | Ex
     if splits.dev is not None:
         splits.dev = known_rows(splits.dev, labels, opts.multi_label, "dev")
     target = None if out is None else check_out_dir(out, overwrite)
-    with _work_folder(target, keep=opts.head in ("finetune", "setfit")) as folder:
+    # one store for every split; the heads that train an encoder keep its vectors in memory only (of no use to
+    # later runs; finetune does not encode through it at all)
+    keep = opts.head in MODEL_FILES_HEADS
+    with open_store(False if keep else cache) as store, _work_folder(target, keep=keep) as folder:
         checkpoints = _checkpoint_folder(target, folder)
-        classifier = _fit(model, splits, labels, opts, folder, cache, fields, checkpoints)
+        classifier = _fit(model, splits, labels, opts, folder, store, fields, checkpoints)
         classifier.folder = folder
-        _finish(classifier, splits, folder, cache)
+        _finish(classifier, splits, folder, store)
     classifier.folder = target or (folder if folder.exists() else None)
     return classifier
 
@@ -111,8 +118,9 @@ def _meta(model: str, labels: list[str], opts: TrainOptions, fields: dict) -> di
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}  # fmt: skip
 
 
-def _fit(model: str, splits: Splits, labels: list[str], opts: TrainOptions, folder: Path, cache,
+def _fit(model: str, splits: Splits, labels: list[str], opts: TrainOptions, folder: Path, store,
          fields: Fields, checkpoints: Path) -> Classifier:  # fmt: skip
+    """The trained classifier (not yet calibrated); `store`: the EmbeddingStore the frozen head encodes through."""
     from dataclasses import asdict
 
     meta = _meta(model, labels, opts, asdict(fields))
@@ -128,31 +136,27 @@ def _fit(model: str, splits: Splits, labels: list[str], opts: TrainOptions, fold
         meta["training"] = train_setfit_encoder(model, splits.train, opts, folder / "encoder")
         meta["encoder"]["spec"] = "encoder"
         classifier = Classifier(meta, None, folder=folder)
-        cache = False  # a new encoder: its vectors are of no use to later runs
     else:
         from emberta.encoders import load_encoder
 
         classifier = Classifier(meta, None, folder=folder)
         classifier._encoder = load_encoder(model) if isinstance(model, (str, Path)) else model
     meta["encoder"]["fingerprint"] = classifier.encoder().fingerprint
-    _fit_head(classifier, splits, opts, cache)
+    _fit_head(classifier, splits, opts, store)
     return classifier
 
 
-def _fit_head(classifier: Classifier, splits: Splits, opts: TrainOptions, cache) -> None:
+def _fit_head(classifier: Classifier, splits: Splits, opts: TrainOptions, store) -> None:
     """Fit the frozen head (setfit: a logreg head on the tuned encoder) of `classifier` in place."""
-    from emberta.cache import open_store
-
     kind = "logreg" if opts.head == "setfit" else opts.head
-    with open_store(cache) as store:
-        x = classifier.features(splits.train.texts, splits.train.pairs, cache=store)
-        eraser, x = erase_if_asked(x, splits.train.nuisance)
-        classifier.eraser = eraser
-        y = targets(splits.train.labels, classifier.labels, opts.multi_label)
-        dev = None
-        if splits.dev is not None and len(splits.dev):
-            x_dev = classifier.features(splits.dev.texts, splits.dev.pairs, cache=store)
-            dev = (x_dev, targets(splits.dev.labels, classifier.labels, opts.multi_label))
+    raw = classifier.features(splits.train.texts, splits.train.pairs, cache=store)  # no eraser yet
+    eraser, x = erase_if_asked(raw, splits.train.nuisance)
+    classifier.eraser = eraser
+    y = targets(splits.train.labels, classifier.labels, opts.multi_label)
+    dev = None
+    if splits.dev is not None and len(splits.dev):
+        x_dev = classifier.features(splits.dev.texts, splits.dev.pairs, cache=store)
+        dev = (x_dev, targets(splits.dev.labels, classifier.labels, opts.multi_label))
     head, record = train_frozen(kind, x, y, dev, class_weight=opts.class_weight, seed=opts.seed,
                                 multi_label=opts.multi_label, strength=opts.strength)  # fmt: skip
     classifier.head = head
@@ -160,33 +164,25 @@ def _fit_head(classifier: Classifier, splits: Splits, opts: TrainOptions, cache)
     if eraser is not None:
         from emberta.classify.erase import linear_leakage
 
-        classifier.meta["erase"] = {"field": opts.erase_field, "leakage_before": linear_leakage(
-            eraser_input(classifier, splits.train, cache), splits.train.nuisance, opts.seed),
-            "leakage_after": linear_leakage(x, splits.train.nuisance, opts.seed)}  # fmt: skip
+        classifier.meta["erase"] = {"field": opts.erase_field,
+                                    "leakage_before": linear_leakage(raw, splits.train.nuisance, opts.seed),
+                                    "leakage_after": linear_leakage(x, splits.train.nuisance, opts.seed)}  # fmt: skip
 
 
-def eraser_input(classifier: Classifier, examples: Examples, cache):
-    """The features of `examples` before erasure (to measure what the eraser removed)."""
-    eraser, classifier.eraser = classifier.eraser, None
-    try:
-        return classifier.features(examples.texts, examples.pairs, cache=cache)
-    finally:
-        classifier.eraser = eraser
-
-
-def _finish(classifier: Classifier, splits: Splits, folder: Path, cache) -> None:
-    """Calibrate on dev, score dev and test, write the folder's files."""
+def _finish(classifier: Classifier, splits: Splits, folder: Path, store) -> None:
+    """Calibrate on dev, score dev and test (encoding through `store`), write the folder's files."""
     multi = classifier.multi_label
     if splits.dev is not None and len(splits.dev):
-        logits = classifier.logits(splits.dev.texts, splits.dev.pairs, cache=cache)
+        logits = classifier.logits(splits.dev.texts, splits.dev.pairs, cache=store)
         temperature, thresholds = calibrate(logits, targets(splits.dev.labels, classifier.labels, multi), multi)
         classifier.meta.update(temperature=temperature, thresholds=thresholds)
-        classifier.meta["dev_metrics"] = _summary(score(classifier, splits.dev, cache=cache, logits=logits))
-    classifier.write_into(folder)
+        classifier.meta["dev_metrics"] = _summary(score(classifier, splits.dev, cache=store, logits=logits))
+    metrics = None
     if splits.test is not None:
-        metrics = score(classifier, splits.test, cache=cache)
+        metrics = score(classifier, splits.test, cache=store)
         classifier.meta["test_metrics"] = _summary(metrics)
-        classifier.write_into(folder)
+    classifier.write_into(folder)
+    if metrics is not None:
         write_report(metrics, folder)
 
 

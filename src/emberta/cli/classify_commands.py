@@ -32,7 +32,7 @@ PAIR_FIELD = typer.Option(None, help="Field holding a second text, for pair task
 CLASS_WEIGHT = typer.Option("none", help="balanced | none: weigh classes by inverse frequency (logreg, mlp, setfit).")
 LOSS = typer.Option("ce", help="finetune: ce | weighted-ce | focal.")
 FOCAL_GAMMA = typer.Option(2.0, help="Focal loss focusing parameter gamma.")
-EPOCHS = typer.Option(3.0, help="finetune / setfit: passes over the data.")
+EPOCHS = typer.Option(3.0, help="finetune: passes over the data (setfit makes one pass over its pairs).")
 LR = typer.Option(None, help="finetune / setfit: peak learning rate (default 5e-5 / 2e-5).")
 BATCH_SIZE = typer.Option(16, min=1, help="finetune / setfit: examples per step.")
 WARMUP = typer.Option(0.1, help="finetune: warm-up, as a fraction of the steps.")

@@ -1,5 +1,5 @@
-"""PNG plots (matplotlib, no display needed): the sweep's quality against storage, and the geometry plots of
-`emberta analyze`."""
+"""PNG plots (matplotlib, no display needed): the sweep's quality against storage, the geometry plots of
+`emberta analyze`, and the confusion matrix of `emberta classify`."""
 
 from __future__ import annotations
 
@@ -99,4 +99,24 @@ def pca_scatter(x: np.ndarray, labels, path: Path) -> Path:
             ax.scatter(xy[mask, 0], xy[mask, 1], s=3, label=str(label))
         ax.legend(fontsize=7, markerscale=3)
     ax.set_title("2-D PCA")
+    return _save(fig, path)
+
+
+def confusion_plot(labels: list[str], matrix: np.ndarray, path: Path) -> Path:
+    """`matrix` (rows: true label, columns: predicted) shaded by its share of each row, with the counts written in
+    the cells."""
+    plt = _pyplot()
+    matrix = np.asarray(matrix)
+    share = np.divide(matrix, np.maximum(matrix.sum(axis=1, keepdims=True), 1))
+    size = max(3.5, 0.6 * len(labels) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            ax.text(j, i, str(matrix[i, j]), ha="center", va="center", color="white" if share[i, j] > 0.5 else "black")
+    fig.tight_layout()
     return _save(fig, path)
