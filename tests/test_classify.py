@@ -155,6 +155,45 @@ def test_finetune_loads_in_transformers_pipeline_and_as_encoder(tiny_models, dat
     assert clf.predict(["happy great day"]) == [top]  # temperature scaling never changes the top label
 
 
+def test_finetune_mean_pooling_starts_from_the_linear_probe(tiny_models, data, tmp_path):
+    import emberta
+
+    # a learning rate of ~0 keeps the starting point: the tuned encoder's embeddings through the head must give
+    # the logreg head's logits on frozen embeddings (same pooling, same C)
+    probe = train(data["train"], model=tiny_models["bert-st"], head="logreg", strength=1.0)
+    out = tmp_path / "ftm"
+    clf = train(data["train"], model=tiny_models["bert-st"], dev=data["dev"], head="finetune", pooling="mean",
+                strength=1.0, epochs=1, lr=1e-12, batch_size=8, out=out)  # fmt: skip
+    texts = [r["text"] for r in rows(8, 300)]
+    np.testing.assert_allclose(clf.logits(texts, cache=False)[:, 1] - clf.logits(texts, cache=False)[:, 0],
+                               probe.logits(texts, cache=False)[:, 1], atol=1e-3)  # fmt: skip
+    assert (out / "encoder" / "modules.json").is_file() and clf.meta["training"]["pooling"] == "mean"
+    loaded = Classifier.load(out)
+    np.testing.assert_allclose(loaded.predict_proba(texts, cache=False), clf.predict_proba(texts, cache=False))
+    assert emberta.load_encoder(out / "encoder").encode(["a text"]).shape == (1, 32)
+    refused(train_cli(tiny_models, data["train"], tmp_path / "x", "--pooling", "mean"), "--pooling", "finetune")
+
+
+def test_finetune_resumes_an_interrupted_run(tiny_models, data, tmp_path, monkeypatch):
+    import transformers
+
+    save_checkpoint = transformers.Trainer._save_checkpoint
+
+    def save_then_die(self, *args, **kwargs):  # stands in for a kill right after the first checkpoint
+        save_checkpoint(self, *args, **kwargs)
+        raise KeyboardInterrupt
+
+    out, options = tmp_path / "ftr", {"head": "finetune", "epochs": 2, "batch_size": 8, "dev": data["dev"]}
+    with monkeypatch.context() as patch:
+        patch.setattr(transformers.Trainer, "_save_checkpoint", save_then_die)
+        with pytest.raises(KeyboardInterrupt):
+            train(data["train"], model=tiny_models["bert-st"], out=out, **options)
+    assert not out.exists() and list(tmp_path.glob(".ftr.checkpoints/checkpoint-2"))
+    clf = train(data["train"], model=tiny_models["bert-st"], out=out, resume=True, **options)
+    assert clf.meta["training"]["resumed"] and clf.meta["training"]["steps"] == 4  # 16 texts / 8, 2 epochs
+    assert Classifier.load(out).predict(["happy great day"]) and not list(tmp_path.glob(".ftr.checkpoints"))
+
+
 def test_text_pairs_with_a_frozen_head(tiny_models, tmp_path, monkeypatch):
     monkeypatch.setenv("EMBERTA_CACHE", str(tmp_path / "cache"))
     records = [{"a": r["text"], "b": rows(16, 50)[(i + i % 2) % 16]["text"], "same": str(i % 2)}

@@ -103,7 +103,7 @@ class Classifier:
 
     def logits(self, texts: list[str], pairs: list[str] | None = None, *, cache=True, batch_size: int = 32):
         """Uncalibrated (n, k) logits."""
-        if self.head_kind == "finetune":
+        if self.head_kind == "finetune" and self.head is None:  # --pooling cls: a sequence-classification model
             from emberta.classify.finetune_model import sequence_logits
 
             if self._model is None:

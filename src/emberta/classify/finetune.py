@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emberta.classify.heads import DenseHead
 from emberta.classify.losses import build_loss, inverse_frequency_weights
 from emberta.classify.metrics import targets
 from emberta.classify.options import TrainOptions
@@ -26,21 +27,18 @@ ST_FILES = ("config_sentence_transformers.json", "sentence_bert_config.json")
 
 
 def train_finetune(model: str, splits, labels: list[str], opts: TrainOptions, folder: Path,
-                   checkpoints: Path) -> dict:  # fmt: skip
+                   checkpoints: Path) -> tuple[dict, DenseHead | None]:  # fmt: skip
     """Fine-tune `model` on splits.train (early stopping on splits.dev) and save it into `folder`; checkpoints
-    go to `checkpoints` (resumed from with opts.resume, removed at the end). Returns what training did."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, EarlyStoppingCallback, set_seed
+    go to `checkpoints` (resumed from with opts.resume, removed at the end). Returns (what training did, the
+    linear head of `--pooling mean`, None for `cls` whose head is in the model files)."""
+    from transformers import AutoTokenizer, EarlyStoppingCallback, set_seed
 
     from emberta.encoders.model_folder import resolve_model_folder
 
     source = resolve_model_folder(model)
     set_seed(opts.seed)
     tokenizer = AutoTokenizer.from_pretrained(str(source.transformer_path))
-    problem = "multi_label_classification" if opts.multi_label else "single_label_classification"
-    network = AutoModelForSequenceClassification.from_pretrained(
-        str(source.transformer_path), num_labels=len(labels), id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)}, problem_type=problem,
-    )  # fmt: skip
+    network = _network(source, model, splits, labels, opts)
     train_set = _dataset(tokenizer, splits.train, labels, opts)
     dev_set = _dataset(tokenizer, splits.dev, labels, opts) if splits.dev is not None and len(splits.dev) else None
     y = targets(splits.train.labels, labels, opts.multi_label)
@@ -57,18 +55,46 @@ def train_finetune(model: str, splits, labels: list[str], opts: TrainOptions, fo
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=True if resume else None)
     seconds = time.perf_counter() - started
+    head = _save(trainer, tokenizer, source, folder, opts)
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    record = {"seconds": round(seconds, 2), "steps": int(result.global_step), "pooling": opts.pooling,
+              "best_dev_macro_f1": trainer.state.best_metric, "epochs_run": trainer.state.epoch,
+              "resumed": bool(resume)}  # fmt: skip
+    return record, head
+
+
+def _network(source, model: str, splits, labels: list[str], opts: TrainOptions):
+    """The network to train: the sequence-classification model of the transformer ([CLS] pooler, new head), or
+    the sentence encoder with a linear head started from a linear probe (`--pooling mean`)."""
+    if opts.pooling == "mean":
+        from emberta.classify.finetune_mean import linear_probe, mean_pooled_network
+
+        return mean_pooled_network(source.path, linear_probe(model, splits, labels, opts))
+    from transformers import AutoModelForSequenceClassification
+
+    problem = "multi_label_classification" if opts.multi_label else "single_label_classification"
+    return AutoModelForSequenceClassification.from_pretrained(
+        str(source.transformer_path), num_labels=len(labels), id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)}, problem_type=problem,
+    )  # fmt: skip
+
+
+def _save(trainer, tokenizer, source, folder: Path, opts: TrainOptions) -> DenseHead | None:
+    """Write the trained (best on dev) model into `folder`; the mean-pooling head is returned, not written."""
+    if opts.pooling == "mean":  # load_best_model_at_end has put the best weights into trainer.model
+        from emberta.classify.finetune_mean import save_mean_pooled
+
+        return save_mean_pooled(trainer.model, tokenizer, folder / "encoder", opts.multi_label)
     best_checkpoint = trainer.state.best_model_checkpoint
     if best_checkpoint:  # from_pretrained maps legacy weight names the Trainer's own reload would miss
-        network = AutoModelForSequenceClassification.from_pretrained(best_checkpoint)
-        trainer.model = network
+        from transformers import AutoModelForSequenceClassification
+
+        trainer.model = AutoModelForSequenceClassification.from_pretrained(best_checkpoint)
     trainer.save_model(str(folder))
     (folder / "training_args.bin").unlink(missing_ok=True)  # a pickle; classifier.json records the options
     tokenizer.save_pretrained(str(folder))
     _copy_sentence_modules(source, folder)
-    best = trainer.state.best_metric
-    shutil.rmtree(checkpoints, ignore_errors=True)
-    return {"seconds": round(seconds, 2), "steps": int(result.global_step), "best_dev_macro_f1": best,
-            "epochs_run": trainer.state.epoch, "resumed": bool(resume)}  # fmt: skip
+    return None
 
 
 def _dataset(tokenizer, examples, labels: list[str], opts: TrainOptions):

@@ -9,23 +9,27 @@ from emberta.errors import OptionError
 
 LOSSES = ("ce", "weighted-ce", "focal")
 CLASS_WEIGHTS = ("balanced", "none")
+POOLINGS = ("cls", "mean")
 
 
 @dataclass(frozen=True)
 class TrainOptions:
     """head: logreg | mlp | finetune | setfit. class_weight: balanced | none (frozen heads and setfit's head).
     strength: fix the regularisation (logreg C, mlp alpha) instead of choosing it on dev. loss: ce | weighted-ce |
-    focal (finetune), focal_gamma. epochs, patience (evaluations without a better dev macro-F1 before stopping),
-    max_length: finetune only (setfit tunes for one pass over its pairs). lr, batch_size, warmup_ratio: finetune and
-    setfit. samples_per_label: keep N examples per class (seeded; few-shot). setfit_iterations: pairs drawn per
-    example (SetFit's num_iterations). seed. multi_label. erase_field: the nuisance field for --erase-subspace.
-    resume: continue an interrupted finetune."""
+    focal (finetune), focal_gamma. pooling: finetune's head reads BERT's [CLS] pooler (cls: a Hugging Face
+    sequence-classification folder) or the sentence embedding, starting from a linear probe (mean). epochs,
+    patience (evaluations without a better dev macro-F1 before stopping), max_length: finetune only (setfit tunes
+    for one pass over its pairs). lr, batch_size, warmup_ratio: finetune and setfit. samples_per_label: keep N
+    examples per class (seeded; few-shot). setfit_iterations: pairs drawn per example (SetFit's num_iterations).
+    seed. multi_label. erase_field: the nuisance field for --erase-subspace. resume: continue an interrupted
+    finetune."""
 
     head: str = "logreg"
     class_weight: str = "none"
     strength: float | None = None
     loss: str = "ce"
     focal_gamma: float = 2.0
+    pooling: str = "cls"
     epochs: float = 3.0
     lr: float | None = None
     batch_size: int = 16
@@ -47,6 +51,8 @@ class TrainOptions:
             (self.epochs > 0 and self.batch_size > 0, "--epochs and --batch-size must be positive"),
             (self.samples_per_label is None or self.samples_per_label > 0, "--samples-per-label must be positive"),
             (self.focal_gamma >= 0, "--focal-gamma must be 0 or more"),
+            (self.pooling in POOLINGS, f"unknown --pooling {self.pooling!r}; use cls or mean"),
+            (self.pooling == "cls" or self.head == "finetune", "--pooling applies to --head finetune only"),
             (self.loss == "ce" or self.head == "finetune", "--loss applies to --head finetune only"),
             (not (self.multi_label and self.head == "setfit"), "--multi-label works with logreg, mlp and finetune"),
             (not (self.erase_field and self.head in MODEL_FILES_HEADS),

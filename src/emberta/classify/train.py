@@ -18,6 +18,7 @@ from emberta.classify.heads import MODEL_FILES_HEADS
 from emberta.classify.metrics import targets
 from emberta.classify.options import TrainOptions
 from emberta.classify.sampling import check_classes, known_rows, sample_per_label
+from emberta.errors import OptionError
 
 
 @dataclass
@@ -127,9 +128,16 @@ def _fit(model: str, splits: Splits, labels: list[str], opts: TrainOptions, fold
     if opts.head == "finetune":
         from emberta.classify.finetune import train_finetune
 
-        meta["encoder"]["spec"] = "."
-        meta["training"] = train_finetune(model, splits, labels, opts, folder, checkpoints)
-        return Classifier(meta, None, folder=folder)
+        if opts.pooling == "mean" and splits.train.pairs is not None:
+            raise OptionError(
+                "--pooling mean classifies single texts; pair tasks (--text-pair-field) use --pooling cls"
+            )
+        meta["training"], head = train_finetune(model, splits, labels, opts, folder, checkpoints)
+        meta["encoder"]["spec"] = "." if head is None else "encoder"
+        classifier = Classifier(meta, head, folder=folder)
+        if head is not None:  # --pooling mean: the tuned encoder's embeddings through the head
+            meta["encoder"]["fingerprint"] = classifier.encoder().fingerprint
+        return classifier
     if opts.head == "setfit":
         from emberta.classify.setfit import train_setfit_encoder
 

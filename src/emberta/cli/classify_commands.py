@@ -32,6 +32,11 @@ PAIR_FIELD = typer.Option(None, help="Field holding a second text, for pair task
 CLASS_WEIGHT = typer.Option("none", help="balanced | none: weigh classes by inverse frequency (logreg, mlp, setfit).")
 LOSS = typer.Option("ce", help="finetune: ce | weighted-ce | focal.")
 FOCAL_GAMMA = typer.Option(2.0, help="Focal loss focusing parameter gamma.")
+POOLING = typer.Option(
+    "cls",
+    help="finetune: cls (BERT's [CLS] pooler; loads with transformers.pipeline) | mean "
+    "(the sentence embedding, head started from a linear probe).",
+)
 EPOCHS = typer.Option(3.0, help="finetune: passes over the data (setfit makes one pass over its pairs).")
 LR = typer.Option(None, help="finetune / setfit: peak learning rate (default 5e-5 / 2e-5).")
 BATCH_SIZE = typer.Option(16, min=1, help="finetune / setfit: examples per step.")
@@ -53,7 +58,8 @@ def train(
     train: Path = TRAIN, out: Path = OUT, model: str = MODEL, dev: Path | None = DEV, test: Path | None = TEST,
     head: str = HEAD, text_field: str = TEXT_FIELD, label_field: str = LABEL_FIELD,
     text_pair_field: str | None = PAIR_FIELD, class_weight: str = CLASS_WEIGHT, loss: str = LOSS,
-    focal_gamma: float = FOCAL_GAMMA, epochs: float = EPOCHS, lr: float | None = LR, batch_size: int = BATCH_SIZE,
+    focal_gamma: float = FOCAL_GAMMA, pooling: str = POOLING, epochs: float = EPOCHS, lr: float | None = LR,
+    batch_size: int = BATCH_SIZE,
     warmup: float = WARMUP, patience: int = PATIENCE, samples_per_label: int | None = SAMPLES,
     setfit_iterations: int = ITERATIONS, seed: int = SEED, multi_label: bool = MULTI,
     erase_subspace: str | None = ERASE, resume: bool = RESUME, overwrite: bool = OVERWRITE, quiet: bool = QUIET,
@@ -64,7 +70,8 @@ def train(
     classifier = train_classifier(
         train, model=model, dev=dev, test=test, out=out, overwrite=overwrite, text_field=text_field,
         label_field=label_field, text_pair_field=text_pair_field, head=head, class_weight=class_weight, loss=loss,
-        focal_gamma=focal_gamma, epochs=epochs, lr=lr, batch_size=batch_size, warmup_ratio=warmup, patience=patience,
+        focal_gamma=focal_gamma, pooling=pooling, epochs=epochs, lr=lr, batch_size=batch_size, warmup_ratio=warmup,
+        patience=patience,
         samples_per_label=samples_per_label, setfit_iterations=setfit_iterations, seed=seed,
         multi_label=multi_label, erase_field=erase_subspace, resume=resume,
     )  # fmt: skip
