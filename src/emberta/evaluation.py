@@ -38,6 +38,7 @@ def evaluate(
     postprocess: PostProcess | None = None,
     index_backend: str | None = None,
     search_mode: str = "dense",
+    engine: Encoder | None = None,
 ) -> list[TaskResult]:
     """Evaluate an encoder on tasks: registered names, a suite ("quick", "full"), or TaskSpecs (ad-hoc tasks).
 
@@ -49,6 +50,8 @@ def evaluate(
     index_backend: retrieval tasks search an emberta index built over the corpus ("hnsw", "flat", "int8",
     "binary" or a FAISS factory string) instead of exact search, with search_mode dense, bm25 or hybrid; the
     run then holds each query's top 100 (metrics past @100 are not comparable with exact search).
+    engine: a stand-in for the encoder that encodes the texts the cache lacks elsewhere (e.g. on a Ray cluster:
+    emberta.scale.RayEncoder); caching, prompts and scoring stay here, so scores are unchanged.
     Returns one TaskResult per task, in order; scores are fractions (x100 for display).
     """
     if index_backend is not None and postprocess is not None:
@@ -64,7 +67,7 @@ def evaluate(
         for spec in specs:
             result = evaluate_task(
                 spec, encoder, store, root, batch_size=batch_size, show_progress=show_progress,
-                postprocess=postprocess, index_backend=index_backend, search_mode=search_mode,
+                postprocess=postprocess, index_backend=index_backend, search_mode=search_mode, engine=engine,
             )  # fmt: skip
             if out_folder is not None:
                 result.info["result_file"] = str(result.write(out_folder))
@@ -112,13 +115,14 @@ def prepare_tasks(tasks: str | list[str] | list[TaskSpec] | None, data_dir) -> t
 def evaluate_task(
     spec: TaskSpec, encoder: Encoder, store: EmbeddingStore, root: Path, *, batch_size: int = 32,
     show_progress: bool | None = None, postprocess: PostProcess | None = None, index_backend: str | None = None,
-    search_mode: str = "dense",
+    search_mode: str = "dense", engine: Encoder | None = None,
 ) -> TaskResult:  # fmt: skip
     """Run one task; returns its TaskResult (not written anywhere)."""
     folder = dataset_folder(root, spec.folder, spec.name)
     start = time.perf_counter()
 
-    embed = TaskEmbedder(encoder, store, spec, batch_size, show_progress, postprocess, index_backend, search_mode)
+    embed = TaskEmbedder(encoder, store, spec, batch_size, show_progress, postprocess, index_backend, search_mode,
+                         engine)  # fmt: skip
     kind = KINDS[spec.type]
     scores = []
     files_used: list[Path] = []
@@ -168,6 +172,7 @@ class TaskEmbedder:
     post: PostProcess | None = None
     index_backend: str | None = None
     search_mode: str = "dense"
+    engine: Encoder | None = None  # encodes in the encoder's place (same fingerprint), e.g. on a Ray cluster
 
     @property
     def similarity_fn(self) -> str:
@@ -175,8 +180,9 @@ class TaskEmbedder:
 
     def __call__(self, texts: list[str], role: str | None = None) -> np.ndarray:
         prompt = task_prompt(self.encoder.prompts, self.spec, role)
+        encoder = self.engine or self.encoder
         return self.store.encode(
-            self.encoder, texts, prompt=prompt, batch_size=self.batch_size, show_progress=self.show_progress
+            encoder, texts, prompt=prompt, batch_size=self.batch_size, show_progress=self.show_progress
         )
 
     def adapt(self, fit: np.ndarray, *vectors: np.ndarray) -> tuple[np.ndarray, ...]:

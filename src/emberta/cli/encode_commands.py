@@ -56,6 +56,15 @@ INPUT_FORMAT = typer.Option(
     "for a file it overrides the suffix (a name ending in .gz is still read as gzipped).",
 )
 QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar or summary.")
+ENGINE = typer.Option(
+    "local",
+    help="local (this process) or ray (Ray Data on a cluster, or on this machine without --ray-address): INPUT may "
+    "then be a glob or a folder of shards, and --out is a folder of parquet shards plus OUT.json.",
+)
+RAY_ADDRESS = typer.Option(None, help="With --engine ray: the cluster (HOST:PORT of `ray start --head`, or auto).")
+WORKERS = typer.Option(1, min=1, help="With --engine ray: encoder actors at once (each loads the model once).")
+RESUME = typer.Option(False, "--resume", help="With --engine ray: finish a killed job from the shards it wrote.")
+SHARD_ROWS = typer.Option(10_000, min=1, help="With --engine ray: rows per output shard (and per resume step).")
 
 
 def register(app: typer.Typer) -> None:
@@ -88,19 +97,29 @@ def encode(
     backend: str = BACKEND,
     quantize: str | None = QUANTIZE,
     quiet: bool = QUIET,
+    engine: str = ENGINE,
+    ray_address: str | None = RAY_ADDRESS,
+    workers: int = WORKERS,
+    resume: bool = RESUME,
+    shard_rows: int = SHARD_ROWS,
 ) -> None:
-    """Encode a file of texts into a vector file (streamed; written atomically)."""
+    """Encode a file of texts into a vector file (streamed; written atomically), or on Ray (--engine ray)."""
     from emberta.embed_file import encode_file
     from emberta.encoders import load_encoder
     from emberta.io.readers import TextReader
     from emberta.io.vectors import check_vector_path
 
-    reader = TextReader(input, format=input_format, field=field, id_field=id_field, errors=errors)
-    reader.check_first()
-    check_vector_path(out)
     options = encoder_options(pooling=pooling, normalize=normalize, truncate_dim=truncate_dim, max_length=max_length,
                               layer=layer, long_text=long_text, chunk_overlap=chunk_overlap, threads=threads,
                               prompt=prompt, prompt_name=prompt_name, backend=backend, quantize=quantize)  # fmt: skip
+    if engine != "local" or ray_address is not None or resume:
+        ray_job = dict(model=model, encoder_options=options, workers=workers, batch_size=batch_size,
+                       address=ray_address, resume=resume, shard_rows=shard_rows)  # fmt: skip
+        reader_args = dict(format=input_format, field=field, id_field=id_field, errors=errors)
+        return _encode_ray(engine, str(input), out, reader_args, ray_job, limit=limit, quiet=quiet)
+    reader = TextReader(input, format=input_format, field=field, id_field=id_field, errors=errors)
+    reader.check_first()
+    check_vector_path(out)
     encoder = load_encoder(model, **options)
 
     def total() -> int | None:
@@ -112,6 +131,27 @@ def encode(
         echo_err(f"warning: {report.replaced_lines} lines were not UTF-8 and were decoded with U+FFFD replacements")
     if not quiet:
         echo_err(f"wrote {report.count} x {report.dim} float32 vectors to {out} (model {encoder.name})")
+
+
+def _encode_ray(engine: str, input: str, out: Path, reader_args: dict, job: dict, *, limit: int | None,
+                quiet: bool) -> None:  # fmt: skip
+    """`emberta encode --engine ray`: the job on a Ray cluster, with a progress bar of rows encoded."""
+    from emberta.errors import OptionError
+
+    if engine != "ray":
+        raise OptionError(f"unknown --engine {engine!r}; use local or ray (--ray-address and --resume need ray)")
+    if limit is not None:
+        raise OptionError("--limit is not supported with --engine ray; encode a smaller input file instead")
+    from emberta.scale import ReaderArgs, encode_on_ray
+
+    with progress_bar("encoding on Ray", quiet=quiet) as advance:
+        report = encode_on_ray(input, out, reader=ReaderArgs(**reader_args), on_progress=advance, **job)
+    if report.long_texts:
+        echo_err(f"warning: {report.long_texts} texts were longer than the model's max length and were truncated")
+    if not quiet:
+        resumed = f" ({report.shards_resumed} shards from the earlier run)" if report.shards_resumed else ""
+        echo_err(f"wrote {report.count} x {report.dim} float32 vectors to {out}/ in {len(report.sidecar['shards'])} "
+                 f"shards{resumed}, sidecar {out}.json (model {report.sidecar['model']})")  # fmt: skip
 
 
 @handle_errors

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from emberta.cli.common import DATA_DIR, data_dir_or_none, echo_err, encoder_options, handle_errors, progress_enabled
-from emberta.cli.encode_commands import BACKEND, QUANTIZE
+from emberta.cli.encode_commands import BACKEND, QUANTIZE, RAY_ADDRESS, WORKERS
 from emberta.tasks.registry import DEFAULT_N_EXPERIMENTS, DEFAULT_SAMPLES_PER_LABEL
 
 PANEL = "Evaluate"
@@ -45,6 +45,10 @@ COMPARE_PUBLISHED = typer.Option(
     False, "--compare-published", help="Add MTEB's published scores of popular small models as columns."
 )
 REPORT = typer.Option(None, "--report", help="Also write a self-contained HTML report of the run to this file.")
+ENGINE = typer.Option(
+    "local", help="local, or ray: the texts the cache lacks are encoded on a Ray cluster (--ray-address; without it "
+    "Ray starts on this machine), scored here.",
+)  # fmt: skip
 COSTS = typer.Option(
     True, "--costs/--no-costs",
     help="When comparing, measure each model's speed, time to first vector and peak memory in a fresh process.",
@@ -80,6 +84,9 @@ def eval_command(
     report: Path | None = REPORT,
     costs: bool = COSTS,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the summary table."),
+    engine: str = ENGINE,
+    ray_address: str | None = RAY_ADDRESS,
+    workers: int = WORKERS,
 ) -> None:
     """Evaluate models on MTEB-style tasks (offline, local data); repeat --model to compare them.
 
@@ -94,14 +101,34 @@ def eval_command(
     run = dict(output_dir=output_dir, data_dir=data_dir, cache=not no_cache, batch_size=batch_size,
                show_progress=progress_enabled(quiet), index_backend=index_backend, search_mode=search_mode)  # fmt: skip
     options = encoder_options(backend=backend, quantize=quantize)
-    if len(models) > 1 or compare_published or report is not None:
+    ray = _ray_engine(engine, ray_address, workers, several=len(models) > 1 or compare_published or report is not None)
+    if ray is not None:
+        _evaluate_one(models[0], specs, options, run, quiet=quiet, ray=ray)
+    elif len(models) > 1 or compare_published or report is not None:
         _compare(models, specs, options, run, published=compare_published, report=report, costs=costs, quiet=quiet)
     else:
         _evaluate_one(models[0], specs, options, run, quiet=quiet)
 
 
-def _evaluate_one(model: str, specs, options: dict, run: dict, *, quiet: bool) -> None:
+def _ray_engine(engine: str, address: str | None, workers: int, *, several: bool) -> dict | None:
+    """The Ray settings of --engine ray (None for a local run), checked."""
+    from emberta.errors import OptionError
+
+    if engine not in ("local", "ray"):
+        raise OptionError(f"unknown --engine {engine!r}; use local or ray")
+    if engine == "local":
+        if address is not None:
+            raise OptionError("--ray-address needs --engine ray")
+        return None
+    if several:
+        raise OptionError("--engine ray evaluates one model; drop the extra --model, --compare-published and --report")
+    return {"address": address, "workers": workers}
+
+
+def _evaluate_one(model: str, specs, options: dict, run: dict, *, quiet: bool, ray: dict | None = None) -> None:
     """One model, as `emberta eval` has always run it: the summary table beside published scores."""
+    from contextlib import nullcontext
+
     from emberta.encoders import load_encoder
     from emberta.evaluation import evaluate
 
@@ -111,7 +138,14 @@ def _evaluate_one(model: str, specs, options: dict, run: dict, *, quiet: bool) -
         if not quiet:
             echo_err(f"{result.task_name}: {100 * result.main_score:.2f} ({result.evaluation_time:.1f} s)")
 
-    results = evaluate(encoder, specs, on_result=progress, **run)
+    if ray is not None:
+        from emberta.scale import RayEncoder
+
+        engine = RayEncoder.start(encoder, model, options, **ray)
+    else:
+        engine = nullcontext(None)
+    with engine as remote:
+        results = evaluate(encoder, specs, on_result=progress, engine=remote, **run)
     _print_summary(results, encoder.name)
     if not quiet and results and "result_file" in results[0].info:
         echo_err(f"results: {Path(results[0].info['result_file']).parent}")

@@ -153,10 +153,13 @@ def write_vectors(
 
 
 def read_vectors(path: str | Path) -> tuple[np.ndarray, list[str] | None]:
-    """Read a vector file written by emberta: (float32 (n, dim) matrix, ids or None). A file that is truncated,
+    """Read a vector file written by emberta, or a folder of parquet shards with its FOLDER.json sidecar (as
+    `emberta encode --engine ray` writes): (float32 (n, dim) matrix, ids or None). A file that is truncated,
     not 2-D, not of a float dtype, holds NaN or infinite values, or disagrees with its sidecar or ids file is an
     InputError naming the file."""
     path = Path(path)
+    if path.is_dir():
+        return _read_shards(path)
     if not path.is_file():
         raise InputError("no such vector file", path=path)
     suffix = path.suffix.lower()
@@ -170,6 +173,39 @@ def read_vectors(path: str | Path) -> tuple[np.ndarray, list[str] | None]:
     _check_finite(vectors, path)
     if sidecar_path(path).is_file():
         _check_sidecar(sidecar_path(path), vectors.shape)
+    return vectors, ids
+
+
+def _read_shards(folder: Path) -> tuple[np.ndarray, list[str]]:
+    """A folder of parquet shards (as `emberta encode --engine ray` writes), read in the order its sidecar
+    FOLDER.json lists them. The sidecar is written last, so a folder without one is an unfinished job."""
+    if not sidecar_path(folder).is_file():
+        raise InputError(
+            f"a folder of vector shards needs its sidecar {sidecar_path(folder).name} beside it, written when the job "
+            "finishes; finish the job (emberta encode ... --engine ray --resume) or give a vector file",
+            path=folder,
+        )
+    sidecar = read_json_file(sidecar_path(folder))
+    shards = sidecar.get("shards") if isinstance(sidecar, dict) else None
+    if not isinstance(shards, list) or not all(isinstance(s, dict) and isinstance(s.get("file"), str) for s in shards):
+        raise InputError("expected a 'shards' list of {file, count} objects", path=sidecar_path(folder))
+    parts, ids = [], []
+    for shard in shards:
+        file = folder / Path(shard["file"]).name
+        if not file.is_file():
+            raise InputError(f"shard {shard['file']} is missing; encode the input again", path=folder)
+        vectors, shard_ids = _read_parquet(file)
+        if shard.get("count") is not None and shard["count"] != len(vectors):
+            raise InputError(f"holds {len(vectors)} rows, the sidecar says {shard['count']}; encode again", path=file)
+        if parts and vectors.shape[1] != parts[0].shape[1]:
+            raise InputError(f"vectors of dim {vectors.shape[1]}, the first shard's are {parts[0].shape[1]}", path=file)
+        _check_finite(vectors, file)
+        parts.append(vectors)
+        ids += shard_ids
+    if not parts:
+        raise InputError("the sidecar lists no shards", path=sidecar_path(folder))
+    vectors = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    _check_sidecar(sidecar_path(folder), vectors.shape)
     return vectors, ids
 
 
