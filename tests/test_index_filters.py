@@ -134,9 +134,13 @@ def test_numpy_evaluation_equals_sqlite_on_random_filters(store):
         assert by_sql == by_numpy, text
 
 
+# shared with tests/test_milvus.py, which runs them against the Milvus store
+INJECTION_VALUES = ["' OR 1=1 --", "en'; DELETE FROM documents; --", "%' OR '1'='1"]
+
+
 def test_injection_attempts_in_values_are_inert(store):
     fields = store.fields()
-    for value in ["' OR 1=1 --", "en'; DELETE FROM documents; --", "%' OR '1'='1"]:
+    for value in INJECTION_VALUES:
         quoted = value.replace("'", "''")
         tree = parse_filter(f"lang = '{quoted}'", fields)
         assert store.filter_slots(tree).size == 0

@@ -10,6 +10,7 @@ import typer
 
 from emberta.cli.common import echo_err, encoder_options, handle_errors, progress_bar
 from emberta.cli.encode_commands import BACKEND, INPUT_FORMAT, MAX_LENGTH, MODEL, POOLING, QUANTIZE, QUIET, THREADS
+from emberta.cli.store_options import COLLECTION, STORE, TOKEN, URI, location, shift
 
 PANEL = "Index & search"
 
@@ -24,7 +25,8 @@ META_FIELDS = typer.Option(
     None, help="Comma-separated metadata fields to store and filter on, or '*' for every other field."
 )
 UPSERT = typer.Option(False, "--upsert", help="Replace documents whose id is already in the index (else: error).")
-BUILD_OUT = typer.Option(..., "--out", "-o", help="The new index folder (must not exist).")
+BUILD_OUT = typer.Option(None, "--out", "-o", help="The new index folder (must not exist; not with --store milvus).")
+MAYBE_INDEX = typer.Argument(None, help="The index folder (left out with --store milvus).", show_default=False)
 ANN = typer.Option("hnsw", help="hnsw, flat, or a FAISS factory string such as 'IVF256,PQ32'.")
 INDEX_QUANTIZE = typer.Option(
     None, help="int8 or binary: keep quantized codes in the ANN and re-score its shortlist with float vectors."
@@ -34,7 +36,7 @@ BUILD_UPSERT = typer.Option(False, "--upsert", help="Later rows replace earlier 
 INDEX_BACKEND = typer.Option(None, help=BACKEND.help)
 ENCODER_QUANTIZE = typer.Option(None, "--encoder-quantize", help=QUANTIZE.help)
 AS_JSON = typer.Option(False, "--json", help="Print JSON (as without it; accepted as in `emberta search --json`).")
-QUERY = typer.Argument(..., help="The query text.")
+QUERY = typer.Argument(None, help="The query text.", show_default=False)
 K = typer.Option(10, "-k", "--k", min=1, help="Number of results.")
 FILTER = typer.Option(
     None, "--filter", "-f", help="Metadata filter, e.g. \"lang = 'en' and year >= 2020 and tag in ('a','b')\"."
@@ -81,50 +83,74 @@ def build(
     backend: str | None = INDEX_BACKEND,
     encoder_quantize: str | None = ENCODER_QUANTIZE,
     quiet: bool = QUIET,
+    store: str = STORE,
+    uri: str | None = URI,
+    collection: str | None = COLLECTION,
+    token: str | None = TOKEN,
 ) -> None:
-    """Build an index from a file of documents (written to a hidden folder, renamed into place when done)."""
+    """Build an index from a file of documents (written to a hidden folder, renamed into place when done), or a
+    new Milvus collection (--store milvus --uri URI)."""
+    from emberta.errors import OptionError
     from emberta.index.maintenance import build_index
+    from emberta.index.stores import build_milvus
 
+    if store == "local" and out is None:
+        raise OptionError("give --out FOLDER (the new index), or --store milvus --uri URI")
+    out = location(store, uri, collection, out)
+    if store == "milvus" and (quantize or transform):
+        raise OptionError("--quantize and --transform are local-index options; leave them out with --store milvus")
     reader = _reader(source, input_format, text_field, id_field, meta_fields)
     options = encoder_options(
         pooling=pooling, max_length=max_length, threads=threads, backend=backend, quantize=encoder_quantize
     )
     with progress_bar("indexing", quiet=quiet, total=reader.count_hint) as advance:
-        totals = build_index(
-            reader,
-            out,
-            model=model,
-            encoder_options=options,
-            ann=ann,
-            quantize=quantize,
-            transform=transform,
-            upsert=upsert,
-            on_progress=advance,
-        )
+        if store == "milvus":
+            totals = build_milvus(reader, uri, collection, model=model, encoder_options=options, ann=ann,
+                                  upsert=upsert, on_progress=advance, token=token)  # fmt: skip
+        else:
+            totals = build_index(
+                reader,
+                out,
+                model=model,
+                encoder_options=options,
+                ann=ann,
+                quantize=quantize,
+                transform=transform,
+                upsert=upsert,
+                on_progress=advance,
+            )
     if not quiet:
-        echo_err(f"indexed {totals['added']} documents into {out}")
+        echo_err(f"indexed {totals['added']} documents into {out}" + (f"#{collection or 'emberta'}" if uri else ""))
 
 
 @index_app.command("add")
 @handle_errors
 def add(
-    index: Path = INDEX,
-    source: Path = SOURCE,
+    index: Path | None = MAYBE_INDEX,
+    source: Path | None = typer.Argument(None, help=SOURCE.help, show_default=False),
     id_field: str = ID_FIELD,
     text_field: str = TEXT_FIELD,
     meta_fields: str | None = META_FIELDS,
     input_format: str | None = INPUT_FORMAT,
     upsert: bool = UPSERT,
     quiet: bool = QUIET,
+    store: str = STORE,
+    uri: str | None = URI,
+    collection: str | None = COLLECTION,
+    token: str | None = TOKEN,
 ) -> None:
-    """Add documents from a file; each batch of 2,048 is committed all or nothing."""
-    from emberta.index import Index
+    """Add documents from a file; each batch of 2,048 is committed all or nothing (with --store milvus: sent as
+    one request once checked)."""
     from emberta.index.maintenance import add_file
+    from emberta.index.stores import open_index
 
-    reader = _reader(source, input_format, text_field, id_field, meta_fields)
+    index, source = shift(store, index, source, "the documents file")
+    index = location(store, uri, collection, index)
+    reader = _reader(Path(source), input_format, text_field, id_field, meta_fields)
     reader.check_first()
     progress = progress_bar("indexing", quiet=quiet, total=reader.count_hint)
-    with Index.open(index, writable=True) as idx, progress as advance:
+    opened = open_index(index, store=store, collection=collection, writable=True, token=token)
+    with opened as idx, progress as advance:
         totals = add_file(idx, reader, upsert=upsert, on_progress=advance)
     if not quiet:
         echo_err(f"added {totals['added']} and replaced {totals['replaced']} documents in {index}")
@@ -133,25 +159,39 @@ def add(
 @index_app.command("delete")
 @handle_errors
 def delete(
-    index: Path = INDEX,
-    ids: list[str] = typer.Argument(..., help="Ids of the documents to delete."),
+    index: Path | None = MAYBE_INDEX,
+    ids: list[str] | None = typer.Argument(None, help="Ids of the documents to delete.", show_default=False),
     missing_ok: bool = typer.Option(False, "--missing-ok", help="Skip ids that are not in the index."),
+    store: str = STORE,
+    uri: str | None = URI,
+    collection: str | None = COLLECTION,
+    token: str | None = TOKEN,
 ) -> None:
     """Delete documents by id (one transaction)."""
-    from emberta.index import Index
+    from emberta.index.stores import open_index
 
-    with Index.open(index, writable=True) as idx:
+    index, ids = shift(store, index, ids or [], "the ids to delete")
+    index = location(store, uri, collection, index)
+    with open_index(index, store=store, collection=collection, writable=True, token=token) as idx:
         deleted = idx.delete(ids, missing_ok=missing_ok)
     echo_err(f"deleted {deleted} documents from {index}")
 
 
 @index_app.command("info")
 @handle_errors
-def info(index: Path = INDEX, as_json: bool = AS_JSON) -> None:
+def info(
+    index: Path | None = MAYBE_INDEX,
+    as_json: bool = AS_JSON,
+    store: str = STORE,
+    uri: str | None = URI,
+    collection: str | None = COLLECTION,
+    token: str | None = TOKEN,
+) -> None:
     """Print an index's settings and counts as JSON."""
-    from emberta.index import Index
+    from emberta.index.stores import open_index
 
-    with Index.open(index) as idx:
+    index = location(store, uri, collection, index)
+    with open_index(index, store=store, collection=collection, token=token) as idx:
         typer.echo(json.dumps(idx.info(), indent=2))
 
 
@@ -237,8 +277,8 @@ def migrate(
 
 @handle_errors
 def search(
-    index: Path = INDEX,
-    query: str = QUERY,
+    index: Path | None = MAYBE_INDEX,
+    query: str | None = QUERY,
     k: int = K,
     filter: str | None = FILTER,
     mode: str = MODE,
@@ -247,18 +287,24 @@ def search(
     exact: bool = EXACT,
     hubness: str | None = HUBNESS,
     as_json: bool = SEARCH_JSON,
+    store: str = STORE,
+    uri: str | None = URI,
+    collection: str | None = COLLECTION,
+    token: str | None = TOKEN,
 ) -> None:
     """Search an index by meaning, keywords or both, optionally restricted by a metadata filter."""
     from emberta.errors import OptionError
-    from emberta.index import Index
+    from emberta.index.stores import open_index
 
+    index, query = shift(store, index, query, "the query")
+    index = location(store, uri, collection, index)
     try:
         weight_pair = tuple(float(w) for w in weights.split(","))
     except ValueError:
         weight_pair = ()
     if len(weight_pair) != 2:
         raise OptionError(f"--weights {weights!r}: give two numbers, dense,bm25 (e.g. 1,0.5)")
-    with Index.open(index) as idx:
+    with open_index(index, store=store, collection=collection, token=token) as idx:
         hits = idx.search(query, k, filter=filter, mode=mode, weights=weight_pair, ef=ef, exact=exact, hubness=hubness)
     for rank, hit in enumerate(hits, start=1):
         if as_json:
