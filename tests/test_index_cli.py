@@ -54,6 +54,34 @@ def test_build_search_info_check(built):
     assert run("index", "check", built).stdout.strip().endswith("ok")
 
 
+def test_build_from_precomputed_vectors(tmp_path, built, docs, tiny_models):
+    import emberta
+
+    model = tiny_models["bert-st"]
+    assert run("encode", docs, "--out", tmp_path / "v.npy", "--model", model, "--id-field", "id", "-q").exit_code == 0
+    vectors, ids = emberta.read_vectors(tmp_path / "v.npy")
+    sidecar = {k: v for k, v in json.loads((tmp_path / "v.npy.json").read_text()).items() if k not in ("count", "dim")}
+    emberta.write_vectors(tmp_path / "r.npy", vectors[::-1], ids=ids[::-1], metadata=sidecar)  # matched by id
+    out = tmp_path / "idx"
+    result = run("index", "build", docs, "--out", out, "--model", model, "--meta-fields", "lang,year", "--vectors",
+                 tmp_path / "r.npy")  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+    def scores(index):  # every document's score (the tiny model's near-ties make the order unstable)
+        lines = run("search", index, "kittens", "-k", "60", "--json").stdout.splitlines()
+        return {hit["id"]: hit["score"] for hit in map(json.loads, lines)}
+
+    got, expected = scores(out), scores(built)
+    assert got.keys() == expected.keys() and len(got) == 60
+    assert all(abs(got[key] - expected[key]) < 1e-5 for key in got)
+    emberta.write_vectors(tmp_path / "few.npy", vectors[:10], ids=ids[:10], metadata=sidecar)
+    emberta.write_vectors(tmp_path / "other.npy", vectors, ids=ids, metadata=dict(sidecar, fingerprint="f" * 64))
+    for name, needle in (("few.npy", "docs.jsonl:11: document 'd10' has no vector"), ("other.npy", "another encoder")):
+        result = run("index", "build", docs, "--out", tmp_path / "bad", "--model", model, "--vectors", tmp_path / name)
+        assert result.exit_code == 2 and needle in result.output, result.output
+        assert not (tmp_path / "bad").exists()
+
+
 def test_add_upsert_delete(tmp_path, built, docs):
     import shutil
 

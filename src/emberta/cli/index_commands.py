@@ -63,6 +63,20 @@ def _reader(source: Path, input_format: str | None, text_field: str, id_field: s
     return TextReader(source, format=input_format, field=text_field, id_field=id_field, meta_fields=fields)
 
 
+VECTORS = typer.Option(
+    None, "--vectors", help="The documents' vectors from `emberta encode` (a file, or the shard folder of --engine "
+    "ray), matched by id: no encoding here. They must come from the index's model and options.",
+)  # fmt: skip
+
+
+def _precomputed(vectors: Path | None):
+    if vectors is None:
+        return None
+    from emberta.index.precomputed import PrecomputedVectors
+
+    return PrecomputedVectors(vectors)
+
+
 @index_app.command("build")
 @handle_errors
 def build(
@@ -83,6 +97,7 @@ def build(
     backend: str | None = INDEX_BACKEND,
     encoder_quantize: str | None = ENCODER_QUANTIZE,
     quiet: bool = QUIET,
+    vectors: Path | None = VECTORS,
     store: str = STORE,
     uri: str | None = URI,
     collection: str | None = COLLECTION,
@@ -100,13 +115,14 @@ def build(
     if store == "milvus" and (quantize or transform):
         raise OptionError("--quantize and --transform are local-index options; leave them out with --store milvus")
     reader = _reader(source, input_format, text_field, id_field, meta_fields)
+    precomputed = _precomputed(vectors)
     options = encoder_options(
         pooling=pooling, max_length=max_length, threads=threads, backend=backend, quantize=encoder_quantize
     )
     with progress_bar("indexing", quiet=quiet, total=reader.count_hint) as advance:
         if store == "milvus":
             totals = build_milvus(reader, uri, collection, model=model, encoder_options=options, ann=ann,
-                                  upsert=upsert, on_progress=advance, token=token)  # fmt: skip
+                                  upsert=upsert, on_progress=advance, token=token, vectors=precomputed)  # fmt: skip
         else:
             totals = build_index(
                 reader,
@@ -118,6 +134,7 @@ def build(
                 transform=transform,
                 upsert=upsert,
                 on_progress=advance,
+                vectors=precomputed,
             )
     if not quiet:
         echo_err(f"indexed {totals['added']} documents into {out}" + (f"#{collection or 'emberta'}" if uri else ""))
@@ -134,6 +151,7 @@ def add(
     input_format: str | None = INPUT_FORMAT,
     upsert: bool = UPSERT,
     quiet: bool = QUIET,
+    vectors: Path | None = VECTORS,
     store: str = STORE,
     uri: str | None = URI,
     collection: str | None = COLLECTION,
@@ -148,10 +166,11 @@ def add(
     index = location(store, uri, collection, index)
     reader = _reader(Path(source), input_format, text_field, id_field, meta_fields)
     reader.check_first()
+    precomputed = _precomputed(vectors)
     progress = progress_bar("indexing", quiet=quiet, total=reader.count_hint)
     opened = open_index(index, store=store, collection=collection, writable=True, token=token)
     with opened as idx, progress as advance:
-        totals = add_file(idx, reader, upsert=upsert, on_progress=advance)
+        totals = add_file(idx, reader, upsert=upsert, on_progress=advance, vectors=precomputed)
     if not quiet:
         echo_err(f"added {totals['added']} and replaced {totals['replaced']} documents in {index}")
 

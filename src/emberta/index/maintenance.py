@@ -19,6 +19,7 @@ from emberta.index.embedding import IndexEncoder
 from emberta.index.index import Index
 from emberta.index.layout import ANN, CONFIG, DOCS, FORMAT_VERSION, VECTORS
 from emberta.index.migration import require_no_migration
+from emberta.index.precomputed import PrecomputedVectors
 from emberta.index.vector_file import VectorFile
 from emberta.io.atomic import staged_dir
 from emberta.io.readers import TextReader
@@ -33,8 +34,10 @@ def add_file(
     upsert: bool = False,
     block: int = BLOCK,
     on_progress: Callable[[int], None] | None = None,
+    vectors: PrecomputedVectors | None = None,
 ) -> dict:
-    """Add every record of `reader` to `index` in batches of `block` documents, each batch all or nothing.
+    """Add every record of `reader` to `index` in batches of `block` documents, each batch all or nothing;
+    `vectors`: their precomputed vectors (`--vectors`), else the index encodes them.
     Returns {"added", "replaced", "batches"}."""
     totals = {"added": 0, "replaced": 0, "batches": 0}
     records = iter(reader)
@@ -43,19 +46,25 @@ def add_file(
     try:
         while batch := list(islice(records, block)):
             unseen -= {name for r in batch for name, value in (r.meta or {}).items() if value is not None}
+            places = [f"{where}:{r.line}" for r in batch]
+            given = {} if vectors is None else {"vectors": vectors.take([r.id for r in batch], places),
+                                                "fingerprint": vectors.fingerprint}  # fmt: skip
             done = index.add(
                 [r.text for r in batch],
                 [r.id for r in batch],
                 [r.meta for r in batch],
                 upsert=upsert,
-                where=[f"{where}:{r.line}" for r in batch],
+                where=places,
                 save_ann=False,
+                **given,
             )
             totals["added"] += done["added"]
             totals["replaced"] += done["replaced"]
             totals["batches"] += 1
             if on_progress:
                 on_progress(len(batch))
+        if vectors is not None:
+            vectors.check_all_used()
     finally:
         index.flush()
     for name in sorted(unseen):
@@ -74,9 +83,11 @@ def build_index(
     transform: str | Path | None = None,
     upsert: bool = False,
     on_progress: Callable[[int], None] | None = None,
+    vectors: PrecomputedVectors | None = None,
 ) -> dict:
-    """Build a new index at `out` from the records of `reader`. The index is built in a hidden folder beside
-    `out` and renamed into place when complete, so a failed or killed build leaves no index behind."""
+    """Build a new index at `out` from the records of `reader` (with their precomputed `vectors` when given).
+    The index is built in a hidden folder beside `out` and renamed into place when complete, so a failed or
+    killed build leaves no index behind."""
     out = Path(out)
     if out.exists():
         raise OptionError(
@@ -90,7 +101,7 @@ def build_index(
             staging, model=model, encoder_options=encoder_options, ann=ann, quantize=quantize, transform=transform
         )
         try:
-            totals = add_file(index, reader, upsert=upsert, on_progress=on_progress)
+            totals = add_file(index, reader, upsert=upsert, on_progress=on_progress, vectors=vectors)
         finally:
             index.close()
     return totals

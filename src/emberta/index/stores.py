@@ -39,11 +39,12 @@ def open_index(location: str | Path, *, store: str = "local", collection: str | 
 
 def build_milvus(reader, uri: str, collection: str | None = None, *, model: str = "default",
                  encoder_options: dict | None = None, ann: str = "hnsw", upsert: bool = False,
-                 on_progress=None, token: str | None = None) -> dict:  # fmt: skip
+                 on_progress=None, token: str | None = None, vectors=None) -> dict:  # fmt: skip
     """Build a new Milvus collection from the records of `reader` (an emberta.io.readers.TextReader), as
     `maintenance.build_index` builds a folder. The metadata fields and their types are read from the whole
     input first (Milvus Lite cannot add fields later); a failed build drops the collection, so none is left
-    half-written. Returns {"added", "replaced", "batches"}."""
+    half-written. vectors: precomputed (index.precomputed.PrecomputedVectors). Returns {"added", "replaced",
+    "batches"}."""
     from emberta.index.documents import value_type
     from emberta.index.maintenance import add_file
     from emberta.index.milvus_collection import milvus_errors
@@ -59,7 +60,7 @@ def build_milvus(reader, uri: str, collection: str | None = None, *, model: str 
     index = MilvusIndex.create(uri, collection or DEFAULT_COLLECTION, model=model, encoder_options=encoder_options,
                                fields=fields, ann=ann, token=token)  # fmt: skip
     try:
-        totals = add_file(index, reader, upsert=upsert, on_progress=on_progress)
+        totals = add_file(index, reader, upsert=upsert, on_progress=on_progress, vectors=vectors)
     except BaseException:
         with milvus_errors(uri, "dropping the half-built collection"):
             index.client.drop_collection(index.collection)
