@@ -127,18 +127,24 @@ def run_setfit_package(name: str, paths: dict, shots: int, seed: int, iterations
             "train_seconds": seconds}  # fmt: skip
 
 
-def phase_finetune(data: Path, epochs: float, seeds: int, sets: list[str], loss_sets: list[str], save) -> dict:
+def phase_finetune(data: Path, args, save) -> dict:
+    """--head finetune on the full training splits: for each set, pooling and loss, --finetune-seeds seeds. Keys:
+    SET/finetune/LOSS ([CLS] pooler), SET/finetune-mean/LOSS (mean pooling, LP-FT); @TAG when --model-tag."""
     results = {}
-    for name in sets:
+    for name in args.finetune_sets.split(","):
         paths = files(data, name)
-        for loss in ("ce", "weighted-ce", "focal"):
-            if loss != "ce" and name not in loss_sets:
-                continue
-            runs = [run_emberta(name, paths, dev=True, head="finetune", loss=loss, epochs=epochs, seed=seed,
-                                batch_size=32) for seed in range(seeds)]  # fmt: skip
-            results[f"{name}/finetune/{loss}"] = summarise(runs)
-            print(name, "finetune", loss, results[f"{name}/finetune/{loss}"]["mean"], flush=True)
-            save(results)
+        for pooling in args.pooling.split(","):
+            for loss in ("ce", "weighted-ce", "focal"):
+                if (loss != "ce" and name not in args.loss_sets.split(",")) or loss not in args.losses.split(","):
+                    continue
+                runs = [run_emberta(name, paths, dev=True, model=args.model, head="finetune", pooling=pooling,
+                                    loss=loss, epochs=args.epochs, seed=seed, batch_size=32, lr=args.lr,
+                                    max_length=args.max_length) for seed in range(args.finetune_seeds)]  # fmt: skip
+                head = "finetune" if pooling == "cls" else f"finetune-{pooling}"
+                key = f"{name}/{head}{'@' + args.model_tag if args.model_tag else ''}/{loss}"
+                results[key] = summarise(runs)
+                print(key, results[key]["mean"], flush=True)
+                save(results)
     return results
 
 
@@ -167,12 +173,15 @@ def machine() -> dict:
 
 
 def record(phase: str, results: dict, settings: dict) -> None:
+    """Merge `results` (each with the settings it ran under) into docs/classification.json's `phase`."""
     from emberta.io.atomic import write_text_atomic
 
     document = json.loads(OUT.read_text(encoding="utf-8")) if OUT.is_file() else {}
     document.setdefault("baselines", BASELINES)
     document["machine"] = machine()
-    document[phase] = {"settings": settings, "results": results,
+    merged = dict(document.get(phase, {}).get("results", {}))
+    merged.update({key: dict(value, settings=settings) for key, value in results.items()})
+    document[phase] = {"settings": settings, "results": merged,
                        "recorded": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}  # fmt: skip
     write_text_atomic(OUT, json.dumps(document, indent=2) + "\n")
 
@@ -197,14 +206,23 @@ def render() -> str:
         for shots in SHOTS:
             keys = [f"{name}/{head}/{shots}" for head in ("logreg", "mlp", "setfit", "setfit-package")]
             lines.append(f"| {name} | {shots} | " + " | ".join(cell(results, k) for k in keys) + " |")
+    heads = ["logreg/full/none", "logreg/full/balanced", "mlp/full/none", "mlp/full/balanced", "finetune/ce",
+             "finetune/weighted-ce", "finetune/focal", "finetune-mean/ce", "finetune-mean@tweets/ce"]  # fmt: skip
     lines += ["", "| set | logreg | logreg balanced | mlp | mlp balanced | finetune ce | finetune weighted-ce | "
-              "finetune focal | SVM | FastText | RoBERTa-base |", "|---|" + "---:|" * 10]  # fmt: skip
+              "finetune focal | finetune mean ce | finetune mean ce, tweet-adapted | SVM | FastText | "
+              "RoBERTa-base |", "|---|" + "---:|" * 12]  # fmt: skip
     for name in SETS:
-        keys = [f"{name}/logreg/full/none", f"{name}/logreg/full/balanced", f"{name}/mlp/full/none",
-                f"{name}/mlp/full/balanced", f"{name}/finetune/ce", f"{name}/finetune/weighted-ce",
-                f"{name}/finetune/focal"]  # fmt: skip
         base = [f"{BASELINES[b][name]:.1f}" for b in BASELINES]
-        lines.append(f"| {name} | " + " | ".join([*(cell(results, k) for k in keys), *base]) + " |")
+        lines.append(f"| {name} | " + " | ".join([*(cell(results, f"{name}/{h}") for h in heads), *base]) + " |")
+    means = [_four_task_mean(results, h) for h in heads]
+    base = [f"{statistics.mean(BASELINES[b].values()):.1f}" for b in BASELINES]
+    lines.append("| mean of the four | " + " | ".join([*means, *base]) + " |")
+    lines += ["", "| fine-tuning run | epochs | tokens | seconds | score |", "|---|---:|---:|---:|---:|"]
+    for key, r in results.items():
+        if "/finetune" in key and "settings" in r:
+            opts = r["settings"]
+            lines.append(f"| {key} | {opts.get('epochs')} | {opts.get('max_length', 128)} | "
+                         f"{r['train_seconds']:.0f} | {cell(results, key)} |")  # fmt: skip
     lines += ["", "| run | ECE at T = 1 | ECE after temperature scaling |", "|---|---:|---:|"]
     for key, r in results.items():
         if "ece_uncalibrated" in r and ("/64" in key or "/full/none" in key or "/finetune/" in key):
@@ -222,6 +240,14 @@ def render() -> str:
     return "\n".join(lines)
 
 
+def _four_task_mean(results: dict, head: str) -> str:
+    """The mean over the four sets of one head's mean score, "–" unless all four were run."""
+    keys = [f"{name}/{head}" for name in SETS]
+    if not all(k in results for k in keys):
+        return "–"
+    return f"{statistics.mean(results[k]['mean'] for k in keys):.1f}"
+
+
 def main() -> None:
     p = benchmark_parser(__doc__)
     p.add_argument("--phases", default="frozen,setfit,finetune")
@@ -234,6 +260,12 @@ def main() -> None:
     p.add_argument("--finetune-seeds", type=int, default=3)
     p.add_argument("--finetune-sets", default=",".join(SETS))
     p.add_argument("--loss-sets", default="hate,irony,offensive")
+    p.add_argument("--losses", default="ce,weighted-ce,focal")
+    p.add_argument("--pooling", default="cls", help="finetune: cls, mean or cls,mean")
+    p.add_argument("--lr", type=float, default=None, help="finetune: learning rate (default: the head's)")
+    p.add_argument("--max-length", type=int, default=128, help="finetune: tokens per text")
+    p.add_argument("--model", default="default", help="finetune: the encoder to tune")
+    p.add_argument("--model-tag", default="", help="finetune: a name for --model in the result keys")
     p.add_argument("--render", action="store_true", help="print docs/classification.md's tables from the JSON")
     p.add_argument("--threads", type=int, default=None, help="torch threads (1 is faster on a busy machine)")
     args = p.parse_args()
@@ -255,7 +287,8 @@ def main() -> None:
             settings.update(sets=args.setfit_sets, shots=args.setfit_shots, iterations=args.setfit_iterations, dev=None)
         else:
             settings.update(epochs=args.epochs, seeds=args.finetune_seeds, sets=args.finetune_sets,
-                            loss_sets=args.loss_sets, batch_size=32)  # fmt: skip
+                            loss_sets=args.loss_sets, batch_size=32, lr=args.lr, max_length=args.max_length,
+                            model=args.model)  # fmt: skip
 
         def save(results, phase=phase, settings=settings, started=started):
             record(phase, results, dict(settings, seconds=round(time.perf_counter() - started, 1)))
@@ -266,8 +299,7 @@ def main() -> None:
             shots = [int(n) for n in args.setfit_shots.split(",")]
             phase_setfit(args.data_dir, args.seeds, args.setfit_iterations, args.setfit_sets.split(","), shots, save)
         else:
-            phase_finetune(args.data_dir, args.epochs, args.finetune_seeds, args.finetune_sets.split(","),
-                           args.loss_sets.split(","), save)  # fmt: skip
+            phase_finetune(args.data_dir, args, save)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@ training never used, and starts its head at random. Here training starts where t
 Inputs: single texts with one label (or a label list with --multi-label); pair tasks use `--pooling cls`.
 The classifier folder holds the tuned encoder as a sentence-transformers folder in `encoder/` (as `setfit` does:
 `emberta.load_encoder("DIR/encoder")` and every `--model DIR/encoder` use it, ONNX export included) and the head
-as .npy files; predicting is the encoder's embeddings through the head, like the frozen heads. `transformers.pipeline` does not load it (it knows no mean
-pooling head): use `--pooling cls` for that.
+as .npy files; predicting is the encoder's embeddings through the head, like the frozen heads.
+`transformers.pipeline` does not load it (it knows no mean pooling head): use `--pooling cls` for that.
 
 Example:
     emberta classify train --head finetune --pooling mean --train train.jsonl --dev dev.jsonl --out clf
