@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 import emberta
 from emberta import classify
+from emberta.classify.tagging import TaggedSentences, train_tagger
 from emberta.serve import ServeSettings, create_app
 
 KEY = "fuzz-key-\u00e9"  # a key outside ASCII: headers travel as latin-1
@@ -39,9 +40,11 @@ OPERATIONS = [
     "GET /readyz",
     "GET /metrics",
     "POST /v1/classify",
+    "POST /v1/tag",
 ]
 WITH_INPUT = {
     "POST /v1/classify",
+    "POST /v1/tag",
     "POST /v1/embeddings",
     "POST /v1/similarity",
     "POST /v1/search",
@@ -86,8 +89,12 @@ def api(tiny_models, tmp_path_factory):
     settings_ = ServeSettings(api_key=KEY, max_inputs=8, max_input_chars=200)
     classifier = classify.train(classify.Examples(TEXTS, ["pets", "pets", "pets", "money"], "texts"), model=encoder,
                                 strength=1.0, cache=False)  # fmt: skip
+    words = [text.split() for text in TEXTS]
+    tags = [["B-pet" if w in ("cat", "dogs", "kitten") else "O" for w in row] for row in words]
+    tagged = TaggedSentences(words, tags, "texts")
+    tagger = train_tagger(tagged, model=tiny_models["bert"], epochs=1, batch_size=4)
     app = Counting(create_app(encoder, index=Index.open(path, encoder=encoder), settings=settings_, reports=reports,
-                              classifier=classifier))  # fmt: skip
+                              classifier=classifier, tagger=tagger))  # fmt: skip
     # invalid data must be refused with a 4xx; 413 counts (too many texts is checked before their contents)
     refusals = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]
     config = schemathesis.Config.from_dict({"checks": {"negative_data_rejection": {"expected-statuses": refusals}}})
@@ -124,7 +131,7 @@ def test_the_document_lists_every_route_with_its_errors(api):
             assert error == {"$ref": "#/components/schemas/ErrorBody"}
             open_path = path in ("/healthz", "/readyz")
             assert ("security" in operation) is not open_path and ("401" in declared) is not open_path
-    for path in ("/v1/embeddings", "/v1/similarity", "/v1/search", "/v1/search/batch", "/v1/classify"):
+    for path in ("/v1/embeddings", "/v1/similarity", "/v1/search", "/v1/search/batch", "/v1/classify", "/v1/tag"):
         assert document["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
 
 

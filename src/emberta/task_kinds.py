@@ -25,6 +25,7 @@ from emberta.tasks.registry import (
     RERANKING,
     RETRIEVAL,
     STS,
+    TOKEN_CLASSIFICATION,
     TaskSpec,
 )
 
@@ -221,6 +222,40 @@ def _read_retrieval(subset: Subset) -> datasets.RetrievalData:
     return datasets.read_beir(subset.paths[0], subset.spec.split)
 
 
+# ---- tagged words: token classification -------------------------------------------------------------------
+@dataclass(frozen=True)
+class TaggedData:
+    train: Any  # emberta.classify.tagging.TaggedSentences
+    test: Any
+
+
+def _read_tagged(subset: Subset) -> TaggedData:
+    from emberta.classify.tagging.data import read_tagged
+
+    train = read_tagged(subset.train)
+    return TaggedData(train, read_tagged(subset.paths[0], scheme=train.scheme))
+
+
+def _score_tagged(data: TaggedData, embed: TaskEmbedder) -> dict:
+    """A linear probe on the encoder's frozen token vectors (tasks.token_classification)."""
+    from emberta.classify.tagging.probe import word_vectors
+    from emberta.errors import NotApplicable
+    from emberta.tasks import token_classification
+
+    if embed.post is not None:
+        raise NotApplicable(f"{embed.post.name}: post-processing applies to sentence embeddings, not token vectors")
+    vectors = word_vectors(embed.encoder.folder.spec, data.train.tokens + data.test.tokens, batch_size=embed.batch_size)
+    n = len(data.train.tokens)
+    return token_classification.evaluate_token_probe(vectors[:n], data.train.tags, vectors[n:], data.test.tags,
+                                                     data.train.scheme)  # fmt: skip
+
+
+def _tagged_texts(subset: Subset) -> SubsetTexts:
+    from emberta.classify.tagging.data import read_tagged
+
+    return SubsetTexts([" ".join(words) for words in read_tagged(subset.paths[0]).tokens])
+
+
 KINDS: dict[str, TaskKind] = {
     STS: TaskKind(lambda s: datasets.read_sts(*s.paths), _score_sts, _pair_texts(lambda score: score >= 4.0)),
     PAIR_CLASSIFICATION: TaskKind(
@@ -236,4 +271,10 @@ KINDS: dict[str, TaskKind] = {
     CLUSTERING: TaskKind(_read_labelled, _score_clustering, lambda d: _labelled_texts(d)),
     RETRIEVAL: TaskKind(_read_retrieval, _score_retrieval, lambda d: SubsetTexts(list(d.corpus.values()))),
     RERANKING: TaskKind(lambda s: datasets.read_reranking(s.paths[0]), _score_reranking, _reranking_texts),
+    TOKEN_CLASSIFICATION: TaskKind(
+        _read_tagged,
+        _score_tagged,
+        lambda d: SubsetTexts([" ".join(words) for words in d.test.tokens]),
+        read_texts=_tagged_texts,
+    ),
 }

@@ -16,11 +16,11 @@ SUITE = typer.Option(None, help="quick (one task per type, minutes; the default)
 TASK_TYPE = typer.Option(
     None,
     help="Ad-hoc task on your files: sts, pair-classification, classification, clustering, retrieval, reranking, "
-    "bitext.",
+    "bitext, token-classification (--train and --test).",
 )
 FILE = typer.Option(None, help="Ad-hoc task data: a .jsonl file (retrieval: a BEIR folder).")
-TRAIN = typer.Option(None, help="Ad-hoc classification: training .jsonl.")
-TEST = typer.Option(None, help="Ad-hoc classification: test .jsonl.")
+TRAIN = typer.Option(None, help="Ad-hoc classification or token classification: training .jsonl.")
+TEST = typer.Option(None, help="Ad-hoc classification or token classification: test .jsonl.")
 NAME = typer.Option(None, help="Name of the ad-hoc task's result.")
 SAMPLES_PER_LABEL = typer.Option(
     None, help=f"Classification: training rows per label (default {DEFAULT_SAMPLES_PER_LABEL})."

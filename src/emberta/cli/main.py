@@ -12,8 +12,11 @@ from emberta.cli import (
     fast_commands,
     geometry_commands,
     index_commands,
+    mlm_commands,
+    pretrain_commands,  # noqa: F401  (adds `train tokenizer` and `train mlm`)
     report_commands,
     serve_commands,
+    tag_commands,
     train_commands,
 )
 from emberta.version import __version__
@@ -53,6 +56,8 @@ index_commands.register(app)
 report_commands.register(app)
 serve_commands.register(app)
 train_commands.register(app)
+mlm_commands.register(app)
+tag_commands.register(app)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ import typer
 
 from emberta.cli.common import echo_err, encoder_options, handle_errors
 from emberta.cli.encode_commands import BACKEND, MODEL, QUANTIZE
+from emberta.cli.store_options import COLLECTION, STORE, TOKEN, URI, location
 
 PANEL = "Serve"
 
@@ -23,6 +24,7 @@ MAX_QUEUE = typer.Option(8192, min=1, help="Texts waiting to be encoded before n
 CORS_ORIGIN = typer.Option([], help="Allow browser calls from this origin (repeatable); off by default.")
 REPORTS = typer.Option(None, help="A folder of HTML reports (`emberta report`) for the web page to list and open.")
 CLASSIFIER = typer.Option(None, help="A classifier folder (`emberta classify train`) to serve POST /v1/classify.")
+TAGGER = typer.Option(None, help="A tagger folder (`emberta tag train`) to serve POST /v1/tag.")
 
 
 def register(app: typer.Typer) -> None:
@@ -46,6 +48,11 @@ def serve(
     cors_origin: list[str] = CORS_ORIGIN,
     reports: Path | None = REPORTS,
     classifier: Path | None = CLASSIFIER,
+    tagger: Path | None = TAGGER,
+    store: str = STORE,
+    uri: str | None = URI,
+    collection: str | None = COLLECTION,
+    token: str | None = TOKEN,
 ) -> None:
     """Serve embeddings (OpenAI-compatible /v1/embeddings), search and classification over HTTP."""
     from emberta.encoders import load_encoder
@@ -57,22 +64,29 @@ def serve(
         from emberta.classify import Classifier
 
         classifier = Classifier.load(classifier)
+    if tagger is not None:
+        from emberta.classify.tagging import Tagger
+
+        tagger = Tagger.load(tagger)
     encoder = load_encoder(model, **encoder_options(backend=backend, quantize=quantize))
     opened = None
-    if index is not None:
-        from emberta.index import Index
+    if index is not None or uri is not None:
+        from emberta.index.stores import open_index
 
-        opened = Index.open(index, encoder=encoder, own_encoder_fallback=True)
+        opened = open_index(location(store, uri, collection, index), store=store, collection=collection,
+                            encoder=encoder, own_encoder_fallback=True, token=token)  # fmt: skip
     import uvicorn
 
     settings = ServeSettings(api_key=api_key, max_inputs=max_inputs, max_input_chars=max_input_chars,
                              max_batch_tokens=max_batch_tokens, max_queue_texts=max_queue,
                              cors_origins=tuple(cors_origin))  # fmt: skip
-    app = create_app(encoder, index=opened, settings=settings, reports=folder, classifier=classifier)
+    app = create_app(encoder, index=opened, settings=settings, reports=folder, classifier=classifier,
+                     tagger=tagger)  # fmt: skip
     echo_err(
         f"serving {encoder.name} on http://{host}:{port} (docs at /docs)"
-        + (f", index {index}" if index else "")
+        + (f", index {opened.path}" if opened is not None else "")
         + (f", reports {reports}" if reports else "")
         + (f", classifier {classifier.folder}" if classifier else "")
+        + (f", tagger {tagger.folder}" if tagger else "")
     )
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -28,13 +28,14 @@ from emberta.serve.state import ServerState
 
 
 def create_app(encoder, *, index=None, settings: ServeSettings | None = None,
-               reports: ReportFolder | str | Path | None = None, classifier=None) -> FastAPI:  # fmt: skip
+               reports: ReportFolder | str | Path | None = None, classifier=None, tagger=None) -> FastAPI:  # fmt: skip
     """The FastAPI app serving `encoder` (and `index`, an open emberta Index, for the search endpoints and the
     index overview; `reports`, a folder of HTML reports, for the page to list and open: InputError when it is
-    not a folder; `classifier`, an emberta.classify.Classifier, for /v1/classify)."""
+    not a folder; `classifier`, an emberta.classify.Classifier, for /v1/classify; `tagger`, an
+    emberta.classify.tagging.Tagger, for /v1/tag)."""
     if reports is not None and not isinstance(reports, ReportFolder):
         reports = ReportFolder(reports)
-    state = ServerState(encoder, index, settings or ServeSettings(), reports, classifier=classifier)
+    state = ServerState(encoder, index, settings or ServeSettings(), reports, classifier=classifier, tagger=tagger)
     app = FastAPI(title="emberta", version=_version(), docs_url="/docs", redoc_url=None, lifespan=lifespan)
     app.state.server = state
     for router in ROUTERS:

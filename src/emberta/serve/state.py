@@ -25,6 +25,7 @@ class ServerState:
     settings: ServeSettings = field(default_factory=ServeSettings)
     reports: ReportFolder | None = None  # `--reports DIR`: HTML reports the page lists and opens
     classifier: Any = None  # `--classifier DIR`: an emberta.classify.Classifier for /v1/classify
+    tagger: Any = None  # `--tagger DIR`: an emberta.classify.tagging.Tagger for /v1/tag
     metrics: Metrics = field(default_factory=Metrics)
     index_lock: threading.Lock = field(default_factory=threading.Lock)  # one SQLite connection: searches take turns
     batcher: MicroBatcher | None = None

@@ -20,7 +20,9 @@ CLUSTERING = "Clustering"
 RETRIEVAL = "Retrieval"
 RERANKING = "Reranking"
 BITEXT_MINING = "BitextMining"
-TASK_TYPES = (STS, PAIR_CLASSIFICATION, CLASSIFICATION, CLUSTERING, RETRIEVAL, RERANKING, BITEXT_MINING)
+TOKEN_CLASSIFICATION = "TokenClassification"
+TASK_TYPES = (STS, PAIR_CLASSIFICATION, CLASSIFICATION, CLUSTERING, RETRIEVAL, RERANKING, BITEXT_MINING,
+              TOKEN_CLASSIFICATION)  # fmt: skip
 MAIN_SCORES = {
     STS: "cosine_spearman",
     PAIR_CLASSIFICATION: "max_ap",
@@ -29,6 +31,7 @@ MAIN_SCORES = {
     RETRIEVAL: "ndcg_at_10",
     RERANKING: "map_at_1000",
     BITEXT_MINING: "f1",
+    TOKEN_CLASSIFICATION: "f1",  # entity-level micro F1 of a linear probe on frozen token vectors
 }
 DEFAULT_SUITE = "quick"
 # classification, as in MTEB: training rows sampled per label, and experiments (samples) averaged
@@ -122,6 +125,8 @@ TASKS: dict[str, TaskSpec] = {
                  {f"{lang}-eng": (f"{lang}-eng.jsonl",) for lang in _TATOEBA_LANGS},
                  {f"{lang}-eng": [code, "eng-Latn"] for lang, code in _TATOEBA_LANGS.items()}, mteb=True,
                  description="Tatoeba bitext mining, 12 of MTEB's 112 language pairs"),
+        _one("WNUT17", TOKEN_CLASSIFICATION, "wnut17", ["test.jsonl"], "eng-Latn", train={"default": "train.jsonl"},
+             description="WNUT 2017 emerging entities in tweets: entity F1 of a linear probe on token vectors"),
     ]
 }  # fmt: skip
 
@@ -176,6 +181,7 @@ ADHOC_TYPES = {
     "retrieval": RETRIEVAL,
     "reranking": RERANKING,
     "bitext": BITEXT_MINING,
+    "token-classification": TOKEN_CLASSIFICATION,
 }
 
 
@@ -194,9 +200,9 @@ def adhoc_task(
     if task_type not in ADHOC_TYPES:
         raise OptionError(f"unknown task type {task_type!r}; choose one of {', '.join(ADHOC_TYPES)}")
     kind = ADHOC_TYPES[task_type]
-    if kind == CLASSIFICATION:
+    if kind in (CLASSIFICATION, TOKEN_CLASSIFICATION):
         if train is None or test is None or file is not None:
-            raise OptionError("a classification task takes --train FILE and --test FILE (not --file)")
+            raise OptionError(f"a {task_type} task takes --train FILE and --test FILE (not --file)")
         _check_classification_settings(samples_per_label, n_experiments)
         train_path, test_path = _existing(train, "--train"), _existing(test, "--test")
         return TaskSpec(

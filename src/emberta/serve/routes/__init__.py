@@ -1,6 +1,6 @@
 """One APIRouter per resource; `create_app` includes them all."""
 
-from emberta.serve.routes import classify, embeddings, operations, overview, reports, search, similarity
+from emberta.serve.routes import classify, embeddings, operations, overview, reports, search, similarity, tag
 
 ROUTERS = (
     embeddings.router,
@@ -10,6 +10,7 @@ ROUTERS = (
     reports.router,
     operations.router,
     classify.router,
+    tag.router,
 )
 
 __all__ = ["ROUTERS"]
