@@ -22,8 +22,10 @@ install: $(VENV)/.installed
 run: install
 	$(VENV)/bin/emberta eval --model default --suite quick --output-dir results
 
+# Two workers, each taking whole test files (module fixtures are built once): under 8 minutes on two cores
+# instead of 10 serially. `pytest -q` alone runs them serially.
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 # The long real-data runs that `make test` skips (SciFact reproduced and searched through an index, and Tatoeba's
 # twelve language pairs: about eight minutes on two cores).

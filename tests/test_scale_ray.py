@@ -180,7 +180,9 @@ def test_resume_after_the_driver_is_killed(cluster, corpus, tiny_models, tmp_pat
     driver.send_signal(signal.SIGKILL)
     driver.wait()
     written = len(list(out.glob("part-*.parquet")))
-    assert 0 < written < 24 and not (tmp_path / "vectors.json").exists()
+    # usually a few of the 24 shards; a busy machine may let the driver write them all before the kill lands,
+    # and then the resume has only the sidecar left to write
+    assert 0 < written <= 24 and not (tmp_path / "vectors.json").exists()
     with pytest.raises(InputError, match="--resume"):
         read_vectors(out)  # an unfinished job is not read as if it were complete
     with pytest.raises(OutputError, match="--resume"):

@@ -72,14 +72,15 @@ def quiet_transformers():
     """Silence transformers' load reports and progress bars inside the block."""
     from transformers.utils import logging
 
-    level = logging.get_verbosity()
+    level, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
     logging.set_verbosity_error()
     logging.disable_progress_bar()
     try:
         yield
-    finally:
+    finally:  # as it was: other code (and other tests in this process) see the settings they set
         logging.set_verbosity(level)
-        logging.enable_progress_bar()
+        if bars:
+            logging.enable_progress_bar()
 
 
 def replace_vocabulary(model, tokenizer) -> None:
