@@ -3,7 +3,8 @@ forgetting), vocabulary expansion and pseudo-log-likelihood scoring, on the tran
 
     import emberta.pretrain as pretrain
     pretrain.train_tokenizer(["corpus.txt"], "my-tok", pretrain.TokenizerOptions(vocab_size=8000))
-    pretrain.train_mlm([Path("corpus.txt")], Path("my-roberta"), pretrain.MlmOptions(tokenizer=Path("my-tok"), size="tiny"))
+    options = pretrain.MlmOptions(tokenizer=Path("my-tok"), size="tiny", max_steps=2000)
+    pretrain.train_mlm([Path("corpus.txt")], Path("my-roberta"), options)
     pretrain.score_mlm("my-roberta", ["A sentence.", "Sentence a."]).pseudo_perplexity
 
 Nothing heavy loads on import: torch and transformers load when a job needs them.
