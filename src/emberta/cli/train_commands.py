@@ -9,7 +9,10 @@ import typer
 from emberta.cli.common import DATA_DIR, echo_err, handle_errors, progress_enabled
 
 PANEL = "Train"
-train_app = typer.Typer(help="Fine-tune sentence encoders (sentence-transformers trainer).", no_args_is_help=True)
+train_app = typer.Typer(
+    help="Train encoders: fine-tune sentence encoders (embed), train tokenizers and masked LMs, expand vocabularies.",
+    no_args_is_help=True,
+)
 
 
 def register(app: typer.Typer) -> None:
