@@ -186,25 +186,32 @@ class Classifier:
 
 def read_meta(folder: Path) -> dict:
     """classifier.json of `folder`, checked: present, JSON, a format version this emberta reads."""
-    file = folder / META_FILE
+    return read_folder_meta(folder, META_FILE, kind="classifier", command="emberta classify train",
+                            version=FORMAT_VERSION, required=("labels", "head", "encoder"))  # fmt: skip
+
+
+def read_folder_meta(folder: Path, name: str, *, kind: str, command: str, version: int,
+                     required: tuple[str, ...]) -> dict:  # fmt: skip
+    """The JSON file `name` describing a trained `kind` folder (a classifier, a tagger), checked: present, JSON,
+    a format version up to `version`, the `required` keys; ModelError naming the fix (`command` makes one)."""
+    file = folder / name
     if not file.is_file():
-        raise ModelError(f"{folder}: not a classifier folder (no {META_FILE}); make one with `emberta classify "
-                         "train --out DIR`")  # fmt: skip
+        raise ModelError(f"{folder}: not a {kind} folder (no {name}); make one with `{command} --out DIR`")
     try:
         meta = json.loads(file.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{file}: not valid JSON ({exc}); train the classifier again") from None
-    version = meta.get("format_version") if isinstance(meta, dict) else None
-    if not isinstance(version, int):
-        raise ModelError(f"{file}: no format_version; it was not written by `emberta classify train`")
-    if version > FORMAT_VERSION:
+        raise ModelError(f"{file}: not valid JSON ({exc}); train the {kind} again") from None
+    found = meta.get("format_version") if isinstance(meta, dict) else None
+    if not isinstance(found, int):
+        raise ModelError(f"{file}: no format_version; it was not written by `{command}`")
+    if found > version:
         from emberta.version import __version__
 
-        raise ModelError(f"{file}: classifier format version {version} is newer than this emberta ({__version__}) "
-                         f"reads (up to {FORMAT_VERSION}); upgrade emberta (pip install -U emberta)")  # fmt: skip
-    for key in ("labels", "head", "encoder"):
+        raise ModelError(f"{file}: {kind} format version {found} is newer than this emberta ({__version__}) "
+                         f"reads (up to {version}); upgrade emberta (pip install -U emberta)")  # fmt: skip
+    for key in required:
         if key not in meta:
-            raise ModelError(f"{file}: the key {key!r} is missing; train the classifier again")
+            raise ModelError(f"{file}: the key {key!r} is missing; train the {kind} again")
     return meta
 
 

@@ -28,6 +28,21 @@ def encoder_settings(spec: str, options: dict | None, encoder) -> dict:
     }
 
 
+def new_index_encoder(model: str | None, encoder_options: dict | None, encoder, dim: int | None,
+                      fingerprint: str | None) -> tuple:  # fmt: skip
+    """(encoder, settings, dim, fingerprint) of a new index: the model loaded (unless `encoder` is given) and
+    described, or, without a model, the dim and fingerprint of the vectors it will be given (both required)."""
+    if model is None:
+        if dim is None or fingerprint is None:
+            raise OptionError("an index without a model needs dim and fingerprint (the vectors' encoder)")
+        return encoder, None, dim, fingerprint
+    if encoder is None:
+        from emberta.encoders import load_encoder
+
+        encoder = load_encoder(model, **(encoder_options or {}))
+    return encoder, encoder_settings(model, encoder_options, encoder), encoder.dim, encoder.fingerprint
+
+
 class IndexEncoder:
     """The encoder side of one index. `encoder` (optional) is one already loaded; otherwise the index's own is
     loaded on first use, and either way it must give the vectors the index was built with (its fingerprint).

@@ -18,7 +18,7 @@ from emberta.errors import InputError, OptionError
 from emberta.index import layout
 from emberta.index.ann import Ann, AnnSpec
 from emberta.index.documents import DocumentStore, NewDocument, new_documents
-from emberta.index.embedding import IndexEncoder, encoder_settings
+from emberta.index.embedding import IndexEncoder, new_index_encoder
 from emberta.index.filters import parse_filter
 from emberta.index.migration import folder_identity, read_migration, require_no_migration
 from emberta.index.search import SearchRequest, hits, hits_many, rank, rank_many
@@ -63,16 +63,7 @@ class Index:
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise OptionError(f"{path} already exists; choose a new folder, or add to it with `emberta index add`")
         spec = AnnSpec.parse(ann, quantize, **(ann_params or {}))
-        settings = None
-        if model is not None:
-            if encoder is None:
-                from emberta.encoders import load_encoder
-
-                encoder = load_encoder(model, **(encoder_options or {}))
-            settings = encoder_settings(model, encoder_options, encoder)
-            dim, fingerprint = encoder.dim, encoder.fingerprint
-        elif dim is None or fingerprint is None:
-            raise OptionError("an index without a model needs dim and fingerprint (the vectors' encoder)")
+        encoder, settings, dim, fingerprint = new_index_encoder(model, encoder_options, encoder, dim, fingerprint)
         transforms = layout.load_transforms(Path(transform)) if transform else []
         if transforms:
             dim = int(transforms[-1].transform(np.zeros((2, dim), dtype=np.float32)).shape[1])

@@ -18,7 +18,7 @@ import numpy as np
 
 from emberta.errors import InputError, OptionError
 from emberta.index.documents import new_documents
-from emberta.index.embedding import IndexEncoder, encoder_settings
+from emberta.index.embedding import IndexEncoder, new_index_encoder
 from emberta.index.filters import FIELD_TYPES, parse_filter
 from emberta.index.fusion import reciprocal_rank_fusion
 from emberta.index.milvus_collection import (
@@ -78,16 +78,7 @@ class MilvusIndex:
             raise OptionError(f"{uri}: collection {collection!r} already exists; add documents with `emberta index "
                               f"add FILE --store milvus --uri {uri} --collection {collection}`, or choose another "
                               "--collection")  # fmt: skip
-        settings = None
-        if model is not None:
-            if encoder is None:
-                from emberta.encoders import load_encoder
-
-                encoder = load_encoder(model, **(encoder_options or {}))
-            settings = encoder_settings(model, encoder_options, encoder)
-            dim, fingerprint = encoder.dim, encoder.fingerprint
-        elif dim is None or fingerprint is None:
-            raise OptionError("an index without a model needs dim and fingerprint (the vectors' encoder)")
+        encoder, settings, dim, fingerprint = new_index_encoder(model, encoder_options, encoder, dim, fingerprint)
         typed = {}
         for name, kind in (fields or {}).items():
             if kind not in FIELD_TYPES:

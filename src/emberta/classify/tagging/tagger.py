@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emberta.classify.classifier import read_folder_meta
 from emberta.classify.tagging.alignment import encode_words, word_predictions
 from emberta.classify.tagging.schemes import entity_spans, repair
 from emberta.errors import ModelError
@@ -182,20 +183,5 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 def read_meta(folder: Path) -> dict:
     """tagger.json of `folder`, checked: present, JSON, a format version this emberta reads."""
-    file = folder / META_FILE
-    if not file.is_file():
-        raise ModelError(f"{folder}: not a tagger folder (no {META_FILE}); make one with `emberta tag train --out DIR`")
-    try:
-        meta = json.loads(file.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{file}: not valid JSON ({exc}); train the tagger again") from None
-    version = meta.get("format_version") if isinstance(meta, dict) else None
-    if not isinstance(version, int):
-        raise ModelError(f"{file}: no format_version; it was not written by `emberta tag train`")
-    if version > FORMAT_VERSION:
-        raise ModelError(f"{file}: tagger format version {version} is newer than this emberta reads (up to "
-                         f"{FORMAT_VERSION}); upgrade emberta (pip install -U emberta)")  # fmt: skip
-    for key in ("tags", "scheme", "window"):
-        if key not in meta:
-            raise ModelError(f"{file}: the key {key!r} is missing; train the tagger again")
-    return meta
+    return read_folder_meta(folder, META_FILE, kind="tagger", command="emberta tag train", version=FORMAT_VERSION,
+                            required=("tags", "scheme", "window"))  # fmt: skip
