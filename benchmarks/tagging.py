@@ -92,15 +92,17 @@ def render() -> str:
     for run in document["runs"]:
         if run.get("phase") == "probe":
             continue
-        groups.setdefault((run["model"], run["epochs"], run["lr"], run["loss"], run["max_length"]), []).append(run)
-    lines = ["| model | epochs (run) | lr | loss | seeds | test entity micro F1 | vs BERTweet 56.5 | s/epoch (load) |",
-             "|---|---|---|---|---|---:|---:|---|"]  # fmt: skip
-    for (model, epochs, lr, loss, _), runs in sorted(groups.items()):
+        key = (run["model"], run["epochs"], run["lr"], run["batch_size"], run["loss"], run["max_length"])
+        groups.setdefault(key, []).append(run)
+    lines = ["| model | epochs (run) | lr | batch | loss | seeds | test entity micro F1 | vs BERTweet 56.5 | "
+             "s/epoch (load) |", "|---|---|---|---:|---|---|---:|---:|---|"]  # fmt: skip
+    for (model, epochs, lr, batch_size, loss, _), runs in sorted(groups.items()):
         f1 = [100 * r["test_f1"] for r in runs]
         spread = f" ± {statistics.stdev(f1):.1f}" if len(f1) > 1 else ""
         ran = ", ".join(f"{r['training']['epochs_run']:g}" for r in runs)
         per_epoch = ", ".join(f"{r['training']['seconds_per_epoch']:.0f} ({r['load_before'][0]:.1f})" for r in runs)
-        lines.append(f"| {model} | {epochs:g} ({ran}) | {lr:g} | {loss} | {','.join(str(r['seed']) for r in runs)} | "
+        seeds = ",".join(str(r["seed"]) for r in runs)
+        lines.append(f"| {model} | {epochs:g} ({ran}) | {lr:g} | {batch_size} | {loss} | {seeds} | "
                      f"{statistics.mean(f1):.1f}{spread} | {statistics.mean(f1) - ANCHOR['f1']:+.1f} | "
                      f"{per_epoch} |")  # fmt: skip
     if probes:
@@ -119,8 +121,8 @@ def main() -> None:
     p.add_argument("--models", default="default=default", help="comma-separated NAME=SPEC (default: %(default)s)")
     p.add_argument("--seeds", default="0", help="comma-separated seeds (default: %(default)s)")
     p.add_argument("--epochs", type=float, default=3.0)
-    p.add_argument("--lr", type=float, default=5e-5)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--max-length", type=int, default=64)
     p.add_argument("--loss", default="ce", help="ce | weighted-ce | focal")
     p.add_argument("--probe", action="store_true", help="run emberta eval's WNUT17 probe instead of fine-tuning")
