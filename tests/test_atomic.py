@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from emberta.io.atomic import staged_dir
+from emberta.errors import OutputError
+from emberta.io.atomic import atomic_writer, staged_dir
 
 
 def test_a_staged_folder_becomes_the_output_or_nothing(tmp_path):
@@ -47,3 +48,18 @@ def test_temporary_files_of_killed_writers_are_removed_and_live_ones_kept(tmp_pa
     write_text_atomic(tmp_path / "v.npy", "done")
     assert not abandoned.exists() and running.exists() and other.exists()
     assert (tmp_path / "v.npy").read_text() == "done"
+
+
+def test_atomic_writer_shows_the_file_only_when_the_block_ends_and_maps_oserror(tmp_path):
+    out = tmp_path / "rows.jsonl"
+    with atomic_writer(out) as handle:
+        handle.write("one\n")
+        assert not out.exists()  # only the hidden temporary file exists while writing
+    assert out.read_text(encoding="utf-8") == "one\n"
+    match = r"--out .*rows\.jsonl: could not write \(No space left on device\); nothing was written"
+    with pytest.raises(OutputError, match=match), atomic_writer(out) as handle:
+        handle.write("two\n")
+        raise OSError(28, "No space left on device")
+    assert out.read_text(encoding="utf-8") == "one\n" and sorted(p.name for p in tmp_path.iterdir()) == ["rows.jsonl"]
+    with atomic_writer(None) as handle:  # no output: written lines are discarded
+        handle.write("three\n")

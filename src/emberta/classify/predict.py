@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 from emberta.classify.classifier import Classifier
 from emberta.classify.data import Fields, read_examples
 from emberta.classify.evaluate import score, write_report
-from emberta.errors import InputError, OutputError
+from emberta.errors import InputError
 
 BLOCK = 2048
 
@@ -23,7 +22,7 @@ def predict_file(classifier: Classifier, input: str | Path, out: str | Path, *, 
     when multi-label), reading and predicting `BLOCK` rows at a time; `out` appears only when complete. Returns the
     number of rows."""
     from emberta.cache import open_store
-    from emberta.io.atomic import check_writable_dir, temp_path_for
+    from emberta.io.atomic import atomic_writer, check_writable_dir
     from emberta.io.readers import TextReader
 
     out = check_writable_dir(out)
@@ -33,26 +32,18 @@ def predict_file(classifier: Classifier, input: str | Path, out: str | Path, *, 
     count = 0
     with TextReader(input, format=input_format, field=text_field, id_field=id_field, meta_fields=meta) as reader:
         reader.check_first()
-        tmp = temp_path_for(out)
-        try:
-            with open(tmp, "w", encoding="utf-8") as handle, open_store(cache) as store:
-                records = iter(reader)
-                while block := list(islice(records, BLOCK)):
-                    pairs = _pairs(block, text_pair_field, reader.name)
-                    proba = classifier.predict_proba([r.text for r in block], pairs, cache=store)
-                    for record, label, row in zip(block, classifier.labels_of(proba), proba, strict=True):
-                        probabilities = {name: round(float(p), 6) for name, p in zip(classifier.labels, row,
-                                                                                     strict=True)}  # fmt: skip
-                        line = {"id": record.id, "label": label, "probabilities": probabilities}
-                        handle.write(json.dumps(line, ensure_ascii=False) + "\n")
-                    count += len(block)
-                    if on_progress is not None:
-                        on_progress(len(block))
-            os.replace(tmp, out)
-        except OSError as exc:
-            raise OutputError(f"--out {out}: could not write ({exc.strerror}); nothing was written") from None
-        finally:
-            tmp.unlink(missing_ok=True)
+        with atomic_writer(out) as handle, open_store(cache) as store:
+            records = iter(reader)
+            while block := list(islice(records, BLOCK)):
+                pairs = _pairs(block, text_pair_field, reader.name)
+                proba = classifier.predict_proba([r.text for r in block], pairs, cache=store)
+                for record, label, row in zip(block, classifier.labels_of(proba), proba, strict=True):
+                    probabilities = {name: round(float(p), 6) for name, p in zip(classifier.labels, row, strict=True)}
+                    line = {"id": record.id, "label": label, "probabilities": probabilities}
+                    handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+                count += len(block)
+                if on_progress is not None:
+                    on_progress(len(block))
     return count
 
 

@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from emberta.errors import OutputError
 
@@ -56,6 +57,24 @@ def write_text_atomic(path: str | Path, text: str) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_writer(out: Path | None, option: str = "--out") -> Iterator[TextIO]:
+    """A UTF-8 text handle whose content appears at `out` only when the block ends without an error (a temporary
+    file beside it, then a rename); out=None: a handle that discards what is written. An OSError inside the block
+    becomes OutputError naming `option` and `out`, and nothing is left at `out`."""
+    tmp = temp_path_for(out) if out is not None else None
+    try:
+        with open(tmp if tmp is not None else os.devnull, "w", encoding="utf-8") as handle:
+            yield handle
+        if tmp is not None:
+            os.replace(tmp, out)
+    except OSError as exc:
+        raise OutputError(f"{option} {out}: could not write ({exc.strerror}); nothing was written") from None
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
 
 
 def replace_dir(staging: Path, out: Path) -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
-from emberta.errors import InputError, ModelError, OptionError, OutputError
+from emberta.errors import InputError, ModelError, OptionError
 
 LONG_TEXT_MODES = ("window", "refuse")
 ROBERTA_LIKE = ("roberta", "xlm-roberta", "camembert", "longformer")  # position ids start after the pad id
@@ -202,41 +202,31 @@ def score_file(lm: MaskedLM, reader, out: str | Path | None, *, batch_size: int 
     "pseudo_perplexity", "windows"}), the file appearing only when complete. Returns the corpus summary:
     texts, tokens, pseudo_perplexity, windowed (texts scored in windows)."""
     import json
-    import os
 
-    from emberta.io.atomic import check_writable_dir, temp_path_for
+    from emberta.io.atomic import atomic_writer, check_writable_dir
 
     check_long_text_mode(long_texts)
     out = check_writable_dir(out) if out is not None else None
     reader.check_first()
     if long_texts == "refuse":
         refuse_long_texts(lm, ((r.text, f"{reader.name}:{r.line}") for r in reader))
-    tmp = temp_path_for(out) if out is not None else None
     totals = {"texts": 0, "tokens": 0, "pll": 0.0, "windowed": 0}
-    try:
-        with open(tmp if tmp is not None else os.devnull, "w", encoding="utf-8") as handle:
-            records = iter(reader)
-            while block := list(islice(records, BLOCK)):
-                for record, score in zip(block, iter_scores(lm, [r.text for r in block], batch_size=batch_size),
-                                         strict=True):  # fmt: skip
-                    _add(totals, score)
-                    line = {
-                        "id": record.id,
-                        "pll": round(score.pll, 6),
-                        "tokens": score.tokens,
-                        "pseudo_perplexity": _rounded(score.pseudo_perplexity),
-                        "windows": score.windows,
-                    }
-                    handle.write(json.dumps(line) + "\n")
-                if on_progress is not None:
-                    on_progress(len(block))
-        if tmp is not None:
-            os.replace(tmp, out)
-    except OSError as exc:
-        raise OutputError(f"--out {out}: could not write ({exc.strerror}); nothing was written") from None
-    finally:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
+    with atomic_writer(out) as handle:
+        records = iter(reader)
+        while block := list(islice(records, BLOCK)):
+            for record, score in zip(block, iter_scores(lm, [r.text for r in block], batch_size=batch_size),
+                                     strict=True):  # fmt: skip
+                _add(totals, score)
+                line = {
+                    "id": record.id,
+                    "pll": round(score.pll, 6),
+                    "tokens": score.tokens,
+                    "pseudo_perplexity": _rounded(score.pseudo_perplexity),
+                    "windows": score.windows,
+                }
+                handle.write(json.dumps(line) + "\n")
+            if on_progress is not None:
+                on_progress(len(block))
     total = TextScore(totals.pop("pll"), totals["tokens"])
     return dict(totals, pseudo_perplexity=corpus_pseudo_perplexity([total]))
 

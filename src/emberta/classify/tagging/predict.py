@@ -8,14 +8,12 @@ into words with character offsets.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from itertools import islice
 from pathlib import Path
 
 from emberta.classify.tagging.data import JSONL_SUFFIXES, iter_sentences, read_tagged
 from emberta.classify.tagging.tagger import Tagger
-from emberta.errors import OutputError
 
 BLOCK = 1024
 
@@ -26,26 +24,19 @@ def predict_file(tagger: Tagger, input: str | Path, out: str | Path, *, text_fie
     """Write one JSON line per input row to `out`: {"id", "tokens", "tags"} for rows of words, {"id", "text",
     "tokens": [{"text", "start", "end", "tag", "score"}], "entities": [...]} for raw texts. `out` appears
     only when complete. Returns the number of rows."""
-    from emberta.io.atomic import check_writable_dir, temp_path_for
+    from emberta.io.atomic import atomic_writer, check_writable_dir
 
     out = check_writable_dir(out)
     words = _holds_words(input, input_format)
     count = 0
-    tmp = temp_path_for(out)
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            blocks = _word_blocks(input) if words else _text_blocks(input, text_field, id_field, input_format)
-            for block in blocks:
-                for line in _tag_block(tagger, block, words=words):
-                    handle.write(json.dumps(line, ensure_ascii=False) + "\n")
-                count += len(block)
-                if on_progress is not None:
-                    on_progress(len(block))
-        os.replace(tmp, out)
-    except OSError as exc:
-        raise OutputError(f"--out {out}: could not write ({exc.strerror}); nothing was written") from None
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_writer(out) as handle:
+        blocks = _word_blocks(input) if words else _text_blocks(input, text_field, id_field, input_format)
+        for block in blocks:
+            for line in _tag_block(tagger, block, words=words):
+                handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+            count += len(block)
+            if on_progress is not None:
+                on_progress(len(block))
     return count
 
 
