@@ -28,9 +28,9 @@ from pathlib import Path
 
 import emberta
 from common import parser as benchmark_parser
-from emberta.pretrain.curves import plot_curves
 from emberta.pretrain.mlm import MlmOptions, train_mlm
 from emberta.pretrain.tokenizer_training import TokenizerOptions, train_tokenizer
+from emberta.report.plots import curves_plot
 
 EN_TRAIN = {  # folder: (file, fields)
     "stsbenchmark": ("train.jsonl", ("sentence1", "sentence2")),
@@ -191,10 +191,10 @@ def write_outputs(args, tok: dict, runs: dict, german: dict, started: float) -> 
 
     args.images.mkdir(parents=True, exist_ok=True)
     series = {n: [(r["step"], r["eval_perplexity"]) for r in runs[n]["heldout"]] for n in RUNS}
-    plot_curves(series, args.images / "pretraining-heldout.png", xlabel="step", ylabel="held-out MLM perplexity",
+    curves_plot(series, args.images / "pretraining-heldout.png", xlabel="step", ylabel="held-out MLM perplexity",
                 title="tiny RoBERTa from scratch (English)", log_y=True)  # fmt: skip
     de = {f"{n} + German": [(r["step"], r["eval_perplexity"]) for r in german[n]["heldout"]] for n in german}
-    plot_curves(de, args.images / "pretraining-german.png", xlabel="adaptation step", log_y=True,
+    curves_plot(de, args.images / "pretraining-german.png", xlabel="adaptation step", log_y=True,
                 ylabel="German held-out MLM perplexity", title="German adaptation, body frozen")  # fmt: skip
     report = {
         "command": "nice -n 5 .venv/bin/python benchmarks/pretraining.py "

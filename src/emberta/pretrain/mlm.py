@@ -192,8 +192,8 @@ def train_mlm(corpus: list[Path], out: Path, options: MlmOptions, report=None) -
 
 
 def _save(model, tokenizer, staging: Path, source, options, fingerprint, result: MlmResult) -> None:
-    from emberta.pretrain.curves import plot_loss_curve
     from emberta.pretrain.models import save_encoder_folder
+    from emberta.report.plots import loss_curve_plot
 
     max_length = options.max_length
     if source is not None and source.kind == "sentence-transformers":
@@ -215,4 +215,4 @@ def _save(model, tokenizer, staging: Path, source, options, fingerprint, result:
         "train_loss": result.train_loss,
     }
     (staging / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    plot_loss_curve(result.train_loss, result.history, staging / CURVE_FILE)
+    loss_curve_plot(result.train_loss, result.history, staging / CURVE_FILE)

@@ -1,5 +1,5 @@
 """PNG plots (matplotlib, no display needed): the sweep's quality against storage, the geometry plots of
-`emberta analyze`, and the confusion matrix of `emberta classify`."""
+`emberta analyze`, the confusion matrix of `emberta classify`, and the loss curves of `emberta train mlm`."""
 
 from __future__ import annotations
 
@@ -119,4 +119,40 @@ def confusion_plot(labels: list[str], matrix: np.ndarray, path: Path) -> Path:
         for j in range(len(labels)):
             ax.text(j, i, str(matrix[i, j]), ha="center", va="center", color="white" if share[i, j] > 0.5 else "black")
     fig.tight_layout()
+    return _save(fig, path)
+
+
+def loss_curve_plot(train_loss: list[dict], heldout: list[dict], path: Path, title: str = "MLM training") -> Path:
+    """The training loss ({"step", "loss"} rows) and the held-out loss ({"step", "eval_loss", "eval_perplexity"}
+    rows) of a masked-LM run against optimizer steps, the last held-out perplexity written beside its point."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    if train_loss:
+        ax.plot([r["step"] for r in train_loss], [r["loss"] for r in train_loss], label="training loss", lw=1)
+    if heldout:
+        ax.plot([r["step"] for r in heldout], [r["eval_loss"] for r in heldout], "o-", label="held-out loss", lw=1.5,
+                ms=3)  # fmt: skip
+        last = heldout[-1]
+        ax.annotate(f"ppl {last['eval_perplexity']:.1f}", (last["step"], last["eval_loss"]), fontsize=8)
+    return _finish_lines(fig, ax, path, xlabel="step", ylabel="masked-LM loss (nats)", title=title)
+
+
+def curves_plot(series: dict[str, list[tuple[float, float]]], path: Path, *, xlabel: str, ylabel: str, title: str,
+                log_y: bool = False) -> Path:  # fmt: skip
+    """Several named (x, y) series on one axis (benchmark comparisons), optionally on a log y axis."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for name, points in series.items():
+        ax.plot([p[0] for p in points], [p[1] for p in points], "o-", label=name, lw=1.5, ms=3)
+    if log_y:
+        ax.set_yscale("log")
+    return _finish_lines(fig, ax, path, xlabel=xlabel, ylabel=ylabel, title=title)
+
+
+def _finish_lines(fig, ax, path: Path, *, xlabel: str, ylabel: str, title: str) -> Path:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
     return _save(fig, path)
