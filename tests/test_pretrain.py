@@ -14,6 +14,7 @@ import torch
 from typer.testing import CliRunner
 
 from emberta.cli.main import app
+from test_classify import refused  # exit 2 and one "error:" line holding each needle
 
 runner = CliRunner()
 WORDS = ["alpha", "beta", "gamma", "delta", "river", "mountain", "quickly", "slowly", "reading", "writing", "encoders",
@@ -239,14 +240,6 @@ def test_resume_continues_a_stopped_run_and_refuses_another(corpus, tokenizer_di
 
 
 # ---- bad input: exit 2, one line, nothing written ---------------------------------------------------------
-def refused(result, *needles):
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.output
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-
-
 def nothing_left(tmp_path, name="out"):
     return not [p for p in tmp_path.iterdir() if p.name.startswith((name, f".{name}"))]
 
